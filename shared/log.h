@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * log.h - the one logging sink of a context. The PAM module plugs in
+ * pam_syslog, the CLI a "nsession: " stderr writer, tests a capture buffer.
+ * Only orchestration code (session.c) and the front ends log; pure code
+ * returns struct nsess_error instead.
+ */
+#ifndef NSESS_LOG_H
+#define NSESS_LOG_H
+
+#include <stdarg.h>
+#include <syslog.h>
+
+/*
+ * struct nsess_log - where messages go
+ * @emit: called with a syslog priority and one finished line (no newline)
+ * @data: passed back to @emit
+ * @max_prio: messages with a priority above this (less important) are dropped
+ */
+struct nsess_log {
+	void (*emit)(void *data, int prio, const char *line);
+	void *data;
+	int max_prio;
+};
+
+/**
+ * nsess_log() - format and emit one line through a sink
+ * @log: the sink; NULL drops the message
+ * @prio: LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO or LOG_DEBUG
+ * @fmt: printf format; arguments that come from users or files must
+ *       already have gone through nsess_escape()
+ */
+void nsess_log(const struct nsess_log *log, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void nsess_vlog(const struct nsess_log *log, int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/**
+ * nsess_log_stderr() - a sink that prints "nsession: [warning: ]LINE" on stderr
+ * @log: filled in
+ * @verbose: also emit LOG_INFO and LOG_DEBUG lines
+ */
+void nsess_log_stderr(struct nsess_log *log, int verbose);
+
+/*
+ * struct nsess_log_capture - a sink that keeps lines in memory (tests,
+ * and the CLI's "collect then print once" paths)
+ */
+struct nsess_log_capture {
+	char buf[16384];
+	size_t len;
+	int lines;
+	int worst_prio; /* lowest number (most severe) seen; LOG_DEBUG+1 if none */
+};
+
+void nsess_log_capture_init(struct nsess_log *log, struct nsess_log_capture *cap);
+
+#endif
