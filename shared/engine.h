@@ -1,2 +1,77 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#pragma once
+/*
+ * engine.h - the userspace NAT engine: libslirp between a TAP fd and the
+ * host's sockets. The only file that talks to libslirp.
+ *
+ * The event loop is also the CLI's main loop: front ends add their own
+ * fds (a pidfd, a signalfd, the sync socket, a lifeline) with callbacks, and
+ * a callback stops the loop by calling nsess_engine_stop().
+ */
+#ifndef NSESS_ENGINE_H
+#define NSESS_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "netplan.h"
+#include "util.h"
+
+struct nsess_engine;
+
+/* Called when @fd has one of the requested poll @events (POLLIN...) in @revents. */
+typedef void (*nsess_engine_fd_cb)(struct nsess_engine *eng, int fd, short revents, void *data);
+
+/**
+ * nsess_engine_new() - set up libslirp for a plan
+ * @plan: validated plan (mode SLIRP); copied
+ * @tap_fd: the TAP queue; ownership passes to the engine (closed by free)
+ *          even on failure; switched to O_NONBLOCK
+ * @log: where guest errors and failures go (may be NULL)
+ * @out: the engine, written on success
+ * @e: why not (e.g. a --publish port already in use on the host)
+ *
+ * Publishes the plan's ports with slirp_add_hostfwd().
+ * Return: 0 or -errno.
+ */
+int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct nsess_log *log,
+		     struct nsess_engine **out, struct nsess_error *e);
+
+/**
+ * nsess_engine_watch() - add an extra fd to the loop
+ * @events: POLLIN and/or POLLOUT; POLLHUP/POLLERR are always reported
+ * Return: 0, or -E2BIG past 16 watched fds.
+ */
+int nsess_engine_watch(struct nsess_engine *eng, int fd, short events, nsess_engine_fd_cb cb,
+		       void *data);
+
+/** nsess_engine_unwatch() - remove an fd added with nsess_engine_watch() */
+void nsess_engine_unwatch(struct nsess_engine *eng, int fd);
+
+/**
+ * nsess_engine_run() - move packets until nsess_engine_stop() is called
+ * Return: 0 when stopped, -errno when the loop itself failed (TAP gone...).
+ */
+int nsess_engine_run(struct nsess_engine *eng);
+
+void nsess_engine_stop(struct nsess_engine *eng);
+
+/** nsess_engine_free() - slirp_cleanup, close the TAP fd; NULL is fine */
+void nsess_engine_free(struct nsess_engine *eng);
+
+/* Counters, for tests and benchmarks. */
+struct nsess_engine_stats {
+	uint64_t frames_in;	/* TAP -> libslirp */
+	uint64_t frames_out;	/* libslirp -> TAP */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t wakeups;
+};
+void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_stats *out);
+
+/**
+ * nsess_engine_version() - libslirp's version string at run time
+ */
+const char *nsess_engine_version(void);
+
+#endif

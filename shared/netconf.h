@@ -1,2 +1,50 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#pragma once
+/*
+ * netconf.h - configure the network of the namespace we are in.
+ *
+ * The only file that talks to libnl-route-3 (and the TUN driver); libnl's
+ * -NLE_* codes are turned into -errno here. Called by the process that
+ * created the network namespace, before any untrusted code runs in it.
+ */
+#ifndef NSESS_NETCONF_H
+#define NSESS_NETCONF_H
+
+#include "netplan.h"
+#include "util.h"
+
+/**
+ * nsess_tap_create() - create the TAP device of a plan in the current netns
+ * @ifname: e.g. "tap0"
+ * @fd_out: the queue fd, O_CLOEXEC and O_NONBLOCK, written on success
+ * @e: on EACCES/EPERM says that /dev/net/tun must be mode 0666 (or the
+ *     process root) and how to set it; on ENOENT that the tun module is needed
+ *
+ * Return: 0 or -errno.
+ */
+int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e);
+
+/**
+ * nsess_tap_verify() - is @fd a TAP queue (not TUN, not a file)?
+ * @fd: the fd to check
+ * @ifname_out: the interface name, IFNAMSIZ bytes, written on success (may be NULL)
+ *
+ * Return: 0, -ENOTTY (not a tun/tap fd), -EPROTOTYPE (a TUN, not a TAP).
+ */
+int nsess_tap_verify(int fd, char *ifname_out);
+
+/**
+ * nsess_netconf_apply() - bring the plan up in the current netns
+ * @p: a validated plan
+ * @e: which step failed, with the libnl/errno text
+ *
+ * Steps, in order: lo up; for SLIRP: the TAP's MTU and up; IPv4 address;
+ * IPv6 address (no DAD, so it is usable at once); static neighbour entries
+ * for the gateway and DNS addresses (libslirp's MACs); default routes via
+ * the gateways. For NONE: lo only. For HOST: nothing.
+ * The TAP must already exist (nsess_tap_create()).
+ *
+ * Return: 0 or -errno.
+ */
+int nsess_netconf_apply(const struct nsess_netplan *p, struct nsess_error *e);
+
+#endif
