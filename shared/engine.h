@@ -40,7 +40,11 @@ int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct 
 /**
  * nsess_engine_watch() - add an extra fd to the loop
  * @events: POLLIN and/or POLLOUT; POLLHUP/POLLERR are always reported
- * Return: 0, or -E2BIG past 16 watched fds.
+ *
+ * May be called from a callback; the new fd is polled from the next round.
+ * The callback must unwatch an fd it closes (POLLNVAL would repeat).
+ * Return: 0, -EINVAL (bad fd or no callback), -EEXIST (already watched),
+ * or -E2BIG past 16 watched fds.
  */
 int nsess_engine_watch(struct nsess_engine *eng, int fd, short events, nsess_engine_fd_cb cb,
 		       void *data);
@@ -54,6 +58,11 @@ void nsess_engine_unwatch(struct nsess_engine *eng, int fd);
  */
 int nsess_engine_run(struct nsess_engine *eng);
 
+/**
+ * nsess_engine_stop() - make nsess_engine_run() return 0 after the current
+ * round; call it from a callback (or the loop's own thread), not from
+ * another thread
+ */
 void nsess_engine_stop(struct nsess_engine *eng);
 
 /** nsess_engine_free() - slirp_cleanup, close the TAP fd; NULL is fine */
@@ -65,7 +74,8 @@ struct nsess_engine_stats {
 	uint64_t frames_out;	/* libslirp -> TAP */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t wakeups;
+	uint64_t wakeups;	/* poll() returns */
+	uint64_t frames_dropped; /* libslirp -> TAP frames the TAP refused (EAGAIN, EIO) */
 };
 void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_stats *out);
 
@@ -73,5 +83,28 @@ void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_
  * nsess_engine_version() - libslirp's version string at run time
  */
 const char *nsess_engine_version(void);
+
+#ifdef NSESS_ENGINE_INTERNAL
+/*
+ * For engine.c and its unit test only: keeps libslirp.h out of every other
+ * file that includes engine.h.
+ */
+#include <slirp/libslirp.h>
+
+/**
+ * nsess_engine_build_config() - the libslirp configuration of a plan (pure)
+ * @plan: the session's network plan (mode SLIRP)
+ * @out: written on success; holds no pointers into @plan
+ * @e: names the field libslirp would refuse
+ *
+ * Protocol emulation is always off, DHCP is off (the session is configured
+ * statically, so the DHCP server would only be more parser exposed to the
+ * session), the DNS forwarder is on, host loopback follows the plan.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int nsess_engine_build_config(const struct nsess_netplan *plan, SlirpConfig *out,
+			      struct nsess_error *e);
+#endif
 
 #endif

@@ -109,14 +109,18 @@ int nsess_netplan_resolv_conf(const struct nsess_netplan *p, char *buf, size_t l
 /**
  * nsess_netplan_hosts() - the hosts file the session sees: localhost
  * lines for 127.0.0.1 and ::1, and the hostname on the session address
- * Return: bytes written, or -ENOSPC.
+ * (IPv4, and IPv6 when enabled; 127.0.1.1 in modes none and host)
+ * Return: bytes written, or -ENOSPC; -EINVAL for a hostname that
+ * nsess_netplan_validate() would refuse.
  */
 int nsess_netplan_hosts(const struct nsess_netplan *p, char *buf, size_t len);
 
 /**
  * nsess_slirp_mac() - the MAC address libslirp answers with for one of its
- * own addresses (52:55 followed by the last four bytes of the address), so
- * static neighbour entries spare the session an ARP/NDP round trip
+ * own addresses, so static neighbour entries spare the session an ARP/NDP
+ * round trip: IPv4 52:55 followed by the four address bytes (libslirp
+ * slirp.c arp_input()), IPv6 52:56 followed by the last four address bytes
+ * (libslirp ip6.h in6_compute_ethaddr(), used for neighbour advertisements)
  */
 void nsess_slirp_mac4(struct in_addr a, uint8_t mac[6]);
 void nsess_slirp_mac6(const struct in6_addr *a, uint8_t mac[6]);

@@ -1,2 +1,867 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * session.c - orchestration; see session.h.
+ *
+ * Rootless run, in order:
+ *   parent                              child
+ *   socketpair, signalfd, fork ------>  unshare(USER|NET|NS)
+ *                           <---------  USERNS_READY
+ *   write maps (fallback chain)
+ *   MAPS_DONE "uid gid" -------------->  mounts; TAP; lo/addresses/routes
+ *                           <---------  NET_READY + TAP fd
+ *   engine loop: TAP <-> libslirp,       switch to the inside ids, exec
+ *   signals forwarded, exec error or     (the close-on-exec socket reads
+ *   EOF read from the socket             EOF in the parent once exec worked)
+ *   child exits: stop, reap, status
+ *
+ * Root session (run --user, PAM): the same child is a holder that does not
+ * exec but waits for EOF on its socket; an engine process forked by root
+ * drops to the user before it touches libslirp; the session process joins
+ * the holder's namespaces.
+ */
 #include "config.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
+
+#include "engine.h"
+#include "mounts.h"
+#include "netconf.h"
+#include "session.h"
+#include "sync.h"
+
+int nsess_user_lookup(const char *name, uid_t uid, struct nsess_user *out, struct nsess_error *e)
+{
+	struct passwd pw, *res = NULL;
+	_cleanup_free_ char *buf = NULL;
+	gid_t groups[NSESS_GROUPS_MAX];
+	int ngroups = NSESS_GROUPS_MAX, r;
+	struct nsess_user u;
+	char esc[80];
+
+	buf = malloc(16384);
+	if (!buf)
+		return nsess_error_set(e, ENOMEM, "out of memory");
+	if (name)
+		r = getpwnam_r(name, &pw, buf, 16384, &res);
+	else
+		r = getpwuid_r(uid, &pw, buf, 16384, &res);
+	if (r != 0 || !res) {
+		if (name)
+			return nsess_error_set(e, ENOENT, "unknown user '%s' (not in passwd or NSS)",
+					       nsess_escape(name, (size_t)-1, esc, sizeof(esc)));
+		return nsess_error_set(e, ENOENT, "uid %u has no passwd entry", (unsigned int)uid);
+	}
+	memset(&u, 0, sizeof(u));
+	if (strlen(pw.pw_name) >= sizeof(u.name))
+		return nsess_error_set(e, ENAMETOOLONG, "user name too long");
+	strcpy(u.name, pw.pw_name);
+	u.uid = pw.pw_uid;
+	u.gid = pw.pw_gid;
+	snprintf(u.home, sizeof(u.home), "%s", pw.pw_dir ? pw.pw_dir : "/");
+	snprintf(u.shell, sizeof(u.shell), "%s", pw.pw_shell && *pw.pw_shell ? pw.pw_shell : "/bin/sh");
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) < 0)
+		return nsess_error_set(e, E2BIG, "user %s is in more than %d groups",
+				       nsess_escape(pw.pw_name, (size_t)-1, esc, sizeof(esc)),
+				       NSESS_GROUPS_MAX);
+	for (int i = 0; i < ngroups; i++)
+		u.groups[u.n_groups++] = groups[i];
+	*out = u;
+	return 0;
+}
+
+/* ---- the setup child (rootless child or root holder) ------------------- */
+
+struct session_setup {
+	int sock;
+	const struct nsess_netplan *plan;
+	uint32_t inside_uid;
+	uint32_t inside_gid;
+};
+
+static void session_warn_parent(void *data, const char *line)
+{
+	struct session_setup *st = data;
+
+	nsess_sync_send(st->sock, NSESS_SYNC_WARNING, NSESS_STAGE_NONE, 0, -1, "%s", line);
+}
+
+/*
+ * Runs in the freshly forked child. Returns 0 with the namespaces set up and
+ * the TAP fd handed over, or sends an ERROR and returns -errno.
+ */
+static int session_setup_child(struct session_setup *st)
+{
+	struct nsess_error e = { 0 };
+	struct nsess_sync_msg m;
+	_cleanup_close_ int tap = -1;
+	int flags = CLONE_NEWUSER | CLONE_NEWNS, r;
+	char *sp;
+	unsigned int v;
+
+	if (st->plan->mode != NSESS_NET_HOST)
+		flags |= CLONE_NEWNET;
+	r = nsess_unshare(flags, &e);
+	if (r < 0)
+		goto fail_userns;
+	r = nsess_sync_send(st->sock, NSESS_SYNC_USERNS_READY, 0, 0, -1, NULL);
+	if (r < 0)
+		return r;
+	r = nsess_sync_recv(st->sock, 0, &m, NULL);
+	if (r < 0)
+		return r;
+	if (m.type != NSESS_SYNC_MAPS_DONE)
+		return -ECANCELED;
+	sp = strchr(m.text, ' ');
+	if (!sp)
+		return -EBADMSG;
+	*sp = '\0';
+	if (nsess_parse_u32(m.text, &v) < 0)
+		return -EBADMSG;
+	st->inside_uid = v;
+	if (nsess_parse_u32(sp + 1, &v) < 0)
+		return -EBADMSG;
+	st->inside_gid = v;
+
+	r = nsess_mounts_setup(st->plan, session_warn_parent, st, &e);
+	if (r < 0) {
+		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_MOUNTS, -r, -1, "%s", e.msg);
+		return r;
+	}
+	if (st->plan->mode == NSESS_NET_SLIRP) {
+		r = nsess_tap_create(st->plan->ifname, &tap, &e);
+		if (r < 0) {
+			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_TAP, -r, -1, "%s", e.msg);
+			return r;
+		}
+	}
+	if (st->plan->mode != NSESS_NET_HOST) {
+		r = nsess_netconf_apply(st->plan, &e);
+		if (r < 0) {
+			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_NET, -r, -1, "%s", e.msg);
+			return r;
+		}
+	}
+	return nsess_sync_send(st->sock, NSESS_SYNC_NET_READY, 0, 0, tap, NULL);
+
+fail_userns:
+	nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_USERNS, -r, -1, "%s", e.msg);
+	return r;
+}
+
+/* Parent side of the handshake up to NET_READY; logs warnings. */
+static int session_drive_setup(int sock, const struct nsess_proc *child,
+			       const struct nsess_map_request *mreq, struct nsess_map_report *rep,
+			       bool want_tap, int *tap_out, const struct nsess_log *log,
+			       struct nsess_error *e)
+{
+	struct nsess_sync_msg m;
+	int r, fd = -1;
+
+	r = nsess_sync_expect(sock, child->pid, NSESS_SYNC_USERNS_READY, NULL, e);
+	if (r < 0)
+		return r;
+	r = nsess_maps_write(mreq, child, rep, e);
+	if (r < 0)
+		return r;
+	if (rep->warning[0])
+		nsess_log(log, LOG_WARNING, "%s", rep->warning);
+	nsess_log(log, LOG_DEBUG, "uid_map: %s", rep->uid_map);
+	nsess_log(log, LOG_DEBUG, "gid_map: %s", rep->gid_map);
+	r = nsess_sync_send(sock, NSESS_SYNC_MAPS_DONE, 0, 0, -1, "%u %u", rep->inside_uid,
+			    rep->inside_gid);
+	if (r < 0)
+		return nsess_error_set(e, -r, "talking to the setup process: %s", strerror(-r));
+	for (;;) {
+		r = nsess_sync_recv(sock, child->pid, &m, &fd);
+		if (r == -EPIPE)
+			return nsess_error_set(e, EPIPE, "the setup process died unexpectedly");
+		if (r < 0)
+			return nsess_error_set(e, -r, "reading from the setup process: %s", strerror(-r));
+		if (m.type == NSESS_SYNC_WARNING) {
+			nsess_log(log, LOG_WARNING, "%s", m.text);
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			continue;
+		}
+		break;
+	}
+	if (m.type == NSESS_SYNC_ERROR) {
+		if (fd >= 0)
+			close(fd);
+		return nsess_error_set(e, m.err ? m.err : EIO, "%s: %s", nsess_stage_name(m.stage),
+				       m.text);
+	}
+	if (m.type != NSESS_SYNC_NET_READY) {
+		if (fd >= 0)
+			close(fd);
+		return nsess_error_set(e, EPROTO, "protocol error from the setup process");
+	}
+	if (want_tap) {
+		if (fd < 0)
+			return nsess_error_set(e, EBADMSG, "the setup process sent no TAP device");
+		r = nsess_tap_verify(fd, NULL);
+		if (r < 0) {
+			close(fd);
+			return nsess_error_set(e, -r, "the fd received is not a TAP device");
+		}
+		*tap_out = fd;
+	} else if (fd >= 0) {
+		close(fd);
+		return nsess_error_set(e, EBADMSG, "unexpected fd from the setup process");
+	}
+	return 0;
+}
+
+/* ---- waiting for the command: signals, exec errors, exit ---------------- */
+
+static const int session_fwd_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+struct session_wait {
+	struct nsess_proc *cmd;
+	int sigfd;
+	int sync;		/* exec-status socket (EOF once exec worked) */
+	bool exited;
+	bool exec_failed;
+	int exec_err;
+	char exec_msg[NSESS_SYNC_TEXT_MAX + 1];
+	struct nsess_engine *eng; /* NULL: plain poll loop */
+	const struct nsess_log *log;
+};
+
+static void session_on_signal(struct session_wait *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/*
+		 * The terminal already delivered this one to the whole
+		 * foreground process group, the command included: do not
+		 * deliver it twice.
+		 */
+		if (si.ssi_code == SI_KERNEL && getpgid(w->cmd->pid) == getpgrp())
+			continue;
+		nsess_proc_kill(w->cmd, (int)si.ssi_signo);
+	}
+}
+
+static void session_on_sync(struct session_wait *w)
+{
+	struct nsess_sync_msg m;
+	int r;
+
+	r = nsess_sync_recv(w->sync, w->cmd->pid, &m, NULL);
+	if (r == -EAGAIN)
+		return;
+	if (r == 0 && m.type == NSESS_SYNC_ERROR && m.stage == NSESS_STAGE_EXEC) {
+		w->exec_failed = true;
+		w->exec_err = m.err;
+		snprintf(w->exec_msg, sizeof(w->exec_msg), "%s", m.text);
+		return;
+	}
+	if (r == 0 && m.type == NSESS_SYNC_WARNING) {
+		nsess_log(w->log, LOG_WARNING, "%s", m.text);
+		return;
+	}
+	/* EOF: exec succeeded (the socket is close-on-exec) or the child died */
+	if (w->eng)
+		nsess_engine_unwatch(w->eng, w->sync);
+	close(w->sync);
+	w->sync = -1;
+}
+
+static void session_engine_cb(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	struct session_wait *w = data;
+
+	if (fd == w->sigfd)
+		session_on_signal(w);
+	else if (fd == w->sync)
+		session_on_sync(w);
+	else if (fd == w->cmd->pidfd) {
+		w->exited = true;
+		nsess_engine_stop(eng);
+	}
+}
+
+static int session_wait_loop(struct session_wait *w)
+{
+	if (w->eng) {
+		int r = nsess_engine_watch(w->eng, w->sigfd, POLLIN, session_engine_cb, w);
+
+		if (r == 0)
+			r = nsess_engine_watch(w->eng, w->cmd->pidfd, POLLIN, session_engine_cb, w);
+		if (r == 0 && w->sync >= 0)
+			r = nsess_engine_watch(w->eng, w->sync, POLLIN, session_engine_cb, w);
+		if (r == 0)
+			r = nsess_engine_run(w->eng);
+		return r;
+	}
+	while (!w->exited) {
+		struct pollfd p[3] = {
+			{ .fd = w->sigfd, .events = POLLIN },
+			{ .fd = w->cmd->pidfd, .events = POLLIN },
+			{ .fd = w->sync, .events = POLLIN },
+		};
+
+		if (poll(p, w->sync >= 0 ? 3 : 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[0].revents)
+			session_on_signal(w);
+		if (w->sync >= 0 && p[2].revents)
+			session_on_sync(w);
+		if (p[1].revents)
+			w->exited = true;
+	}
+	return 0;
+}
+
+/* Collect the exit status; an exec failure reported before exit wins. */
+static int session_finish(struct session_wait *w, const struct nsess_log *log)
+{
+	int status = 0;
+
+	/*
+	 * The command has exited, so its end of the socket is closed: what is
+	 * left is either the exec error it sent or EOF, never "no data yet".
+	 */
+	for (int i = 0; i < 4 && w->sync >= 0 && !w->exec_failed; i++) {
+		fcntl(w->sync, F_SETFL, fcntl(w->sync, F_GETFL) | O_NONBLOCK);
+		session_on_sync(w);
+	}
+	if (w->sync >= 0) {
+		close(w->sync);
+		w->sync = -1;
+	}
+	if (nsess_proc_wait(w->cmd, &status) < 0)
+		return 125;
+	if (w->exec_failed) {
+		nsess_log(log, LOG_ERR, "%s", w->exec_msg);
+		return w->exec_err == ENOENT ? 127 : 126;
+	}
+	return nsess_exit_code(status);
+}
+
+static int session_signals_block(sigset_t *old, int *sigfd)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < NSESS_ARRAY_SIZE(session_fwd_signals); i++)
+		sigaddset(&set, session_fwd_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		return -errno;
+	*sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (*sigfd < 0) {
+		int r = -errno;
+
+		sigprocmask(SIG_SETMASK, old, NULL);
+		return r;
+	}
+	return 0;
+}
+
+/* In the child just before exec: report a failure the parent can print. */
+static void session_exec(int sock, char *const argv[])
+{
+	char esc[200];
+	int err;
+
+	execvp(argv[0], argv);
+	err = errno;
+	nsess_sync_send(sock, NSESS_SYNC_ERROR, NSESS_STAGE_EXEC, err, -1, "cannot run '%s': %s%s",
+			nsess_escape(argv[0], (size_t)-1, esc, sizeof(esc)), strerror(err),
+			err == ENOENT ? " (not found in PATH inside the session)" : "");
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/* ---- rootless ------------------------------------------------------------ */
+
+static int session_run_rootless(const struct nsess_run_opts *o, const struct nsess_log *log,
+				int *exit_code)
+{
+	struct nsess_proc child = NSESS_PROC_INIT;
+	struct nsess_map_report *rep = NULL;
+	struct nsess_engine *eng = NULL;
+	struct nsess_error e = { 0 };
+	struct nsess_user u;
+	struct nsess_map_request mreq;
+	struct session_wait w;
+	sigset_t oldmask;
+	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
+
+	r = nsess_user_lookup(NULL, getuid(), &u, &e);
+	if (r < 0)
+		goto fail;
+	r = nsess_sync_pair(sv);
+	if (r < 0) {
+		nsess_error_set(&e, -r, "socketpair: %s", strerror(-r));
+		goto fail;
+	}
+	r = session_signals_block(&oldmask, &sigfd);
+	if (r < 0) {
+		nsess_error_set(&e, -r, "signalfd: %s", strerror(-r));
+		goto fail;
+	}
+	r = nsess_fork(&child);
+	if (r < 0) {
+		nsess_error_set(&e, -r, "fork: %s", strerror(-r));
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		goto fail;
+	}
+	if (r == 0) {
+		struct session_setup st = { .sock = sv[1], .plan = &o->net };
+
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		close(sv[0]);
+		close(sigfd);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (session_setup_child(&st) < 0)
+			_exit(125);
+		if (st.inside_gid != 0 && setresgid(st.inside_gid, st.inside_gid, st.inside_gid) < 0) {
+			nsess_sync_send(sv[1], NSESS_SYNC_ERROR, NSESS_STAGE_SETID, errno, -1,
+					"setresgid(%u): %s", st.inside_gid, strerror(errno));
+			_exit(125);
+		}
+		if (st.inside_uid != 0 && setresuid(st.inside_uid, st.inside_uid, st.inside_uid) < 0) {
+			nsess_sync_send(sv[1], NSESS_SYNC_ERROR, NSESS_STAGE_SETID, errno, -1,
+					"setresuid(%u): %s", st.inside_uid, strerror(errno));
+			_exit(125);
+		}
+		prctl(PR_SET_PDEATHSIG, 0);
+		session_exec(sv[1], o->argv);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+
+	rep = calloc(1, sizeof(*rep));
+	if (!rep) {
+		r = nsess_error_set(&e, ENOMEM, "out of memory");
+		goto fail_child;
+	}
+	mreq = (struct nsess_map_request){
+		.root = o->root,
+		.user = u.name,
+		.uid = u.uid,
+		.gid = u.gid,
+		.layout = o->layout,
+		.privileged = false,
+		.newuidmap = o->newuidmap,
+		.newgidmap = o->newgidmap,
+	};
+	r = session_drive_setup(sv[0], &child, &mreq, rep, o->net.mode == NSESS_NET_SLIRP, &tap, log,
+				&e);
+	if (r < 0)
+		goto fail_child;
+	if (o->net.mode == NSESS_NET_SLIRP) {
+		r = nsess_engine_new(&o->net, tap, log, &eng, &e);
+		tap = -1;
+		if (r < 0)
+			goto fail_child;
+	}
+
+	w = (struct session_wait){ .cmd = &child, .sigfd = sigfd, .sync = sv[0], .eng = eng, .log = log };
+	r = session_wait_loop(&w);
+	if (r < 0)
+		nsess_log(log, LOG_ERR, "network engine failed: %s", strerror(-r));
+	nsess_engine_free(eng);
+	*exit_code = session_finish(&w, log);
+	nsess_proc_close(&child);
+	close(sigfd);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	free(rep);
+	return 0;
+
+fail_child:
+	nsess_proc_kill(&child, SIGKILL);
+	nsess_proc_wait(&child, NULL);
+	nsess_proc_close(&child);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+fail:
+	nsess_log(log, LOG_ERR, "%s", e.msg);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (sigfd >= 0)
+		close(sigfd);
+	if (tap >= 0)
+		close(tap);
+	free(rep);
+	return r < 0 ? r : -EIO;
+}
+
+/* ---- root: create, join, switch ----------------------------------------- */
+
+void nsess_session_close_fds(struct nsess_session *s)
+{
+	int *fds[] = { &s->holder_sock, &s->lifeline, &s->ns_user, &s->ns_mnt, &s->ns_net };
+
+	for (size_t i = 0; i < NSESS_ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	nsess_proc_close(&s->holder);
+	nsess_proc_close(&s->engine);
+}
+
+/* Wait up to @ms for @p to exit, then SIGKILL it; always reaps. */
+static void session_reap(struct nsess_proc *p, int ms)
+{
+	struct pollfd pf = { .fd = p->pidfd, .events = POLLIN };
+
+	if (p->pidfd < 0)
+		return;
+	if (poll(&pf, 1, ms) <= 0)
+		nsess_proc_kill(p, SIGKILL);
+	nsess_proc_wait(p, NULL);
+	nsess_proc_close(p);
+}
+
+void nsess_session_destroy(struct nsess_session *s)
+{
+	/* EOF on both lifelines: the engine and the holder exit on their own */
+	if (s->lifeline >= 0)
+		close(s->lifeline);
+	s->lifeline = -1;
+	if (s->holder_sock >= 0)
+		close(s->holder_sock);
+	s->holder_sock = -1;
+	session_reap(&s->engine, 2000);
+	session_reap(&s->holder, 2000);
+	nsess_session_close_fds(s);
+}
+
+/* Drop every capability for good, then become the user: the engine's identity. */
+static int session_become_unprivileged(uint32_t uid, uint32_t gid)
+{
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return 0;
+}
+
+static void session_engine_stop_cb(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	nsess_engine_stop(eng);
+}
+
+/* The engine process: runs as the user, exits with its lifeline or the holder. */
+static void session_engine_main(const struct nsess_netplan *plan, int tap, int lifeline_r,
+				int holder_pidfd, const struct nsess_user *u)
+{
+	struct nsess_engine *eng = NULL;
+	struct nsess_error e = { 0 };
+
+	setsid();
+	if (session_become_unprivileged(u->uid, u->gid) < 0)
+		_exit(125);
+	if (nsess_engine_new(plan, tap, NULL, &eng, &e) < 0)
+		_exit(125);
+	if (nsess_engine_watch(eng, lifeline_r, POLLIN, session_engine_stop_cb, NULL) < 0 ||
+	    nsess_engine_watch(eng, holder_pidfd, POLLIN, session_engine_stop_cb, NULL) < 0)
+		_exit(125);
+	nsess_engine_run(eng);
+	nsess_engine_free(eng);
+	_exit(0);
+}
+
+/* Close every fd but the listed ones (a forked child that will not exec). */
+static void session_keep_only(const int *keep, size_t n)
+{
+	for (int fd = 3; fd < 4096; fd++) {
+		bool k = false;
+
+		for (size_t i = 0; i < n; i++)
+			k = k || keep[i] == fd;
+		if (!k)
+			close(fd);
+	}
+}
+
+int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
+			 const struct nsess_netplan *plan, enum nsess_layout layout,
+			 const struct nsess_run_opts *o, const struct nsess_log *log,
+			 struct nsess_error *e)
+{
+	struct nsess_map_request mreq;
+	int sv[2] = { -1, -1 }, life[2] = { -1, -1 }, tap = -1, r;
+
+	memset(s, 0, sizeof(*s));
+	s->holder = (struct nsess_proc)NSESS_PROC_INIT;
+	s->engine = (struct nsess_proc)NSESS_PROC_INIT;
+	s->holder_sock = s->lifeline = s->ns_user = s->ns_mnt = s->ns_net = -1;
+	s->has_net = plan->mode != NSESS_NET_HOST;
+
+	if (u->uid == 0)
+		return nsess_error_set(e, EPERM,
+				       "nsession never maps host root into a session: name an "
+				       "unprivileged user");
+	r = nsess_sync_pair(sv);
+	if (r < 0)
+		return nsess_error_set(e, -r, "socketpair: %s", strerror(-r));
+	r = nsess_fork(&s->holder);
+	if (r < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return nsess_error_set(e, -r, "fork: %s", strerror(-r));
+	}
+	if (r == 0) {
+		struct session_setup st = { .sock = sv[1], .plan = plan };
+		char c;
+
+		close(sv[0]);
+		setsid();
+		if (session_setup_child(&st) < 0)
+			_exit(125);
+		/* hold the namespaces until the owner closes its end */
+		while (read(sv[1], &c, 1) > 0 || errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(sv[1]);
+	s->holder_sock = sv[0];
+
+	mreq = (struct nsess_map_request){
+		.root = o->root,
+		.user = u->name,
+		.uid = u->uid,
+		.gid = u->gid,
+		.groups = u->groups,
+		.n_groups = u->n_groups,
+		.layout = layout,
+		.privileged = true,
+		.newuidmap = o->newuidmap,
+		.newgidmap = o->newgidmap,
+	};
+	r = session_drive_setup(s->holder_sock, &s->holder, &mreq, &s->maps,
+				plan->mode == NSESS_NET_SLIRP, &tap, log, e);
+	if (r < 0)
+		goto fail;
+
+	/* the groups the session may keep: those the gid map covers identically */
+	for (size_t i = 0; i < u->n_groups; i++) {
+		if (u->groups[i] == 0)
+			continue;
+		if (s->maps.single_gid && u->groups[i] != u->gid)
+			continue;
+		if (s->maps.setgroups_deny && u->groups[i] != u->gid)
+			continue;
+		s->groups_mapped[s->n_groups_mapped++] = u->groups[i];
+	}
+
+	r = nsess_open_ns(s->holder.procfd, "user");
+	if (r < 0)
+		goto fail_ns;
+	s->ns_user = r;
+	r = nsess_open_ns(s->holder.procfd, "mnt");
+	if (r < 0)
+		goto fail_ns;
+	s->ns_mnt = r;
+	if (s->has_net) {
+		r = nsess_open_ns(s->holder.procfd, "net");
+		if (r < 0)
+			goto fail_ns;
+		s->ns_net = r;
+	}
+
+	if (plan->mode == NSESS_NET_SLIRP) {
+		if (pipe2(life, O_CLOEXEC) < 0) {
+			r = nsess_error_set(e, errno, "pipe: %s", strerror(errno));
+			goto fail;
+		}
+		r = nsess_fork(&s->engine);
+		if (r < 0) {
+			nsess_error_set(e, -r, "fork: %s", strerror(-r));
+			goto fail;
+		}
+		if (r == 0) {
+			int keep[] = { tap, life[0], s->holder.pidfd };
+
+			session_keep_only(keep, NSESS_ARRAY_SIZE(keep));
+			session_engine_main(plan, tap, life[0], s->holder.pidfd, u);
+		}
+		close(life[0]);
+		life[0] = -1;
+		s->lifeline = life[1];
+		close(tap);
+		tap = -1;
+	}
+	return 0;
+
+fail_ns:
+	nsess_error_set(e, -r, "opening the session's namespaces: %s", strerror(-r));
+fail:
+	if (tap >= 0)
+		close(tap);
+	if (life[0] >= 0)
+		close(life[0]);
+	if (life[1] >= 0)
+		close(life[1]);
+	nsess_proc_kill(&s->holder, SIGKILL);
+	nsess_session_destroy(s);
+	return r < 0 ? r : -EIO;
+}
+
+int nsess_session_join(const struct nsess_session *s, bool inside_root, struct nsess_error *e)
+{
+	int r;
+
+	r = nsess_setns(s->ns_user, s->ns_mnt, s->ns_net, e);
+	if (r < 0)
+		return r;
+	/*
+	 * Host uid 0 is unmapped in the session, so a later setuid(user) would
+	 * not drop capabilities; as inside root (a delegated id) it will.
+	 */
+	if (inside_root && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		return nsess_error_set(e, errno, "becoming root inside the session: %s",
+				       strerror(errno));
+	return 0;
+}
+
+static void session_become_user(const struct nsess_session *s, const struct nsess_user *u, int sock)
+{
+	gid_t groups[NSESS_GROUPS_MAX];
+	struct nsess_error e = { 0 };
+
+	for (size_t i = 0; i < s->n_groups_mapped; i++)
+		groups[i] = s->groups_mapped[i];
+	/* while still root in the host: supplementary groups we must not carry in */
+	if (setgroups(s->n_groups_mapped, groups) < 0) {
+		nsess_sync_send(sock, NSESS_SYNC_ERROR, NSESS_STAGE_SETID, errno, -1,
+				"setgroups: %s", strerror(errno));
+		_exit(125);
+	}
+	if (nsess_session_join(s, true, &e) < 0) {
+		nsess_sync_send(sock, NSESS_SYNC_ERROR, NSESS_STAGE_JOIN, e.err, -1, "%s", e.msg);
+		_exit(125);
+	}
+	if (setresgid(u->gid, u->gid, u->gid) < 0 || setresuid(u->uid, u->uid, u->uid) < 0) {
+		nsess_sync_send(sock, NSESS_SYNC_ERROR, NSESS_STAGE_SETID, errno, -1,
+				"switching to uid %u gid %u inside the session: %s", u->uid, u->gid,
+				strerror(errno));
+		_exit(125);
+	}
+	setenv("HOME", u->home, 1);
+	setenv("USER", u->name, 1);
+	setenv("LOGNAME", u->name, 1);
+	setenv("SHELL", u->shell, 1);
+	if (chdir(".") < 0 || access(".", X_OK) < 0) {
+		if (chdir(u->home) < 0 && chdir("/") < 0)
+			_exit(125);
+	}
+}
+
+static int session_run_as_user(const struct nsess_run_opts *o, const struct nsess_log *log,
+			       int *exit_code)
+{
+	struct nsess_session s;
+	struct nsess_proc cmd = NSESS_PROC_INIT;
+	struct nsess_error e = { 0 };
+	struct nsess_user u;
+	struct session_wait w;
+	sigset_t oldmask;
+	int sv[2] = { -1, -1 }, sigfd = -1, r;
+
+	r = nsess_user_lookup(o->user, 0, &u, &e);
+	if (r < 0) {
+		nsess_log(log, LOG_ERR, "%s", e.msg);
+		return r;
+	}
+	r = nsess_session_create(&s, &u, &o->net, o->layout, o, log, &e);
+	if (r < 0) {
+		nsess_log(log, LOG_ERR, "%s", e.msg);
+		return r;
+	}
+	r = nsess_sync_pair(sv);
+	if (r == 0)
+		r = session_signals_block(&oldmask, &sigfd);
+	if (r < 0) {
+		nsess_log(log, LOG_ERR, "setting up: %s", strerror(-r));
+		goto out;
+	}
+	r = nsess_fork(&cmd);
+	if (r < 0) {
+		nsess_log(log, LOG_ERR, "fork: %s", strerror(-r));
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		goto out;
+	}
+	if (r == 0) {
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		close(sv[0]);
+		close(sigfd);
+		session_become_user(&s, &u, sv[1]);
+		nsess_session_close_fds(&s);
+		/* nothing of root's may reach the user's command */
+		nsess_close_inherited(3);
+		session_exec(sv[1], o->argv);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	w = (struct session_wait){ .cmd = &cmd, .sigfd = sigfd, .sync = sv[0], .log = log };
+	sv[0] = -1;
+	r = session_wait_loop(&w);
+	*exit_code = session_finish(&w, log);
+	nsess_proc_close(&cmd);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	r = 0;
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (sigfd >= 0)
+		close(sigfd);
+	nsess_session_destroy(&s);
+	return r;
+}
+
+int nsess_run(const struct nsess_run_opts *o, const struct nsess_log *log, int *exit_code)
+{
+	struct nsess_error e = { 0 };
+	int r;
+
+	r = nsess_netplan_validate(&o->net, &e);
+	if (r < 0) {
+		nsess_log(log, LOG_ERR, "%s", e.msg);
+		return r;
+	}
+	r = nsess_threads();
+	if (r > 1) {
+		nsess_log(log, LOG_ERR,
+			  "refusing to run from a multithreaded process (%d threads): a user "
+			  "namespace cannot be created there",
+			  r);
+		return -EINVAL;
+	}
+	if (o->user)
+		return session_run_as_user(o, log, exit_code);
+	if (geteuid() == 0) {
+		nsess_log(log, LOG_ERR,
+			  "as root, name the user to run as with --user NAME: nsession never maps "
+			  "host root into a session");
+		return -EPERM;
+	}
+	return session_run_rootless(o, log, exit_code);
+}

@@ -1,2 +1,277 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * spawn.c - fork/unshare/setns/exec, pidfds, helpers; see spawn.h.
+ */
 #include "config.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "spawn.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int spawn_pidfd_open(pid_t pid)
+{
+	long r = syscall(SYS_pidfd_open, pid, 0);
+
+	return r < 0 ? -errno : (int)r;
+}
+
+int nsess_fork(struct nsess_proc *out)
+{
+	char path[32];
+	pid_t pid;
+	int pidfd, procfd;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		return 0;
+	/*
+	 * The child is ours and not yet reaped, so its pid cannot have been
+	 * reused: both handles below are guaranteed to name it. pidfd_open
+	 * gives close-on-exec fds by definition.
+	 */
+	pidfd = spawn_pidfd_open(pid);
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pidfd < 0 || procfd < 0) {
+		int r = pidfd < 0 ? pidfd : -errno;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (pidfd >= 0)
+			close(pidfd);
+		if (procfd >= 0)
+			close(procfd);
+		return r;
+	}
+	out->pid = pid;
+	out->pidfd = pidfd;
+	out->procfd = procfd;
+	return 1;
+}
+
+void nsess_proc_close(struct nsess_proc *p)
+{
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->procfd >= 0)
+		close(p->procfd);
+	p->pidfd = p->procfd = -1;
+}
+
+int nsess_proc_wait(struct nsess_proc *p, int *status)
+{
+	siginfo_t si;
+	int st;
+
+	if (p->pidfd < 0)
+		return -EBADF;
+	memset(&si, 0, sizeof(si));
+	while (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (si.si_code == CLD_EXITED)
+		st = (si.si_status & 0xff) << 8;
+	else
+		st = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	if (status)
+		*status = st;
+	return 0;
+}
+
+int nsess_proc_kill(struct nsess_proc *p, int sig)
+{
+	if (p->pidfd < 0)
+		return -EBADF;
+	if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	return 0;
+}
+
+int nsess_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
+int nsess_open_ns(int procfd, const char *name)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "ns/%s", name);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int nsess_setns(int userfd, int mntfd, int netfd, struct nsess_error *e)
+{
+	static const struct {
+		int type;
+		const char *name;
+	} order[] = { { CLONE_NEWUSER, "user" }, { CLONE_NEWNS, "mount" }, { CLONE_NEWNET, "network" } };
+	int fds[3] = { userfd, mntfd, netfd };
+
+	for (size_t i = 0; i < NSESS_ARRAY_SIZE(order); i++) {
+		if (fds[i] < 0)
+			continue;
+		if (setns(fds[i], order[i].type) < 0)
+			return nsess_error_set(e, errno, "joining the session's %s namespace: %s",
+					       order[i].name, strerror(errno));
+	}
+	return 0;
+}
+
+int nsess_unshare(int flags, struct nsess_error *e)
+{
+	if (unshare(flags) == 0)
+		return 0;
+	switch (errno) {
+	case ENOSPC:
+		return nsess_error_set(e, ENOSPC,
+				       "unshare: namespace limit reached (ENOSPC); raise it with "
+				       "'sysctl -w user.max_user_namespaces=15000' (and "
+				       "user.max_net_namespaces / user.max_mnt_namespaces)");
+	case EPERM:
+		return nsess_error_set(e, EPERM,
+				       "unshare: not permitted (EPERM): unprivileged user namespaces are "
+				       "blocked here (kernel.unprivileged_userns_clone=0, "
+				       "kernel.apparmor_restrict_unprivileged_userns=1, a container's "
+				       "seccomp policy, or user.max_user_namespaces=0); run 'nsession "
+				       "doctor' to see which");
+	case EINVAL:
+		return nsess_error_set(e, EINVAL,
+				       "unshare: invalid (EINVAL): the process is multithreaded or the "
+				       "kernel lacks user/network/mount namespace support");
+	default:
+		return nsess_error_set(e, errno, "unshare: %s", strerror(errno));
+	}
+}
+
+void nsess_close_inherited(int from)
+{
+	if (syscall(SYS_close_range, (unsigned int)from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	/* older kernels: walk the table */
+	for (int fd = from; fd < 65536; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+
+		if (fl >= 0)
+			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
+int nsess_run_helper(char *const argv[], char *out, size_t outlen)
+{
+	static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	static char env_lc[] = "LC_ALL=C";
+	char *const env[] = { env_path, env_lc, NULL };
+	struct nsess_proc p = NSESS_PROC_INIT;
+	int pipefd[2], status, r;
+	size_t used = 0;
+	char sink[256];
+
+	if (!argv[0] || argv[0][0] != '/')
+		return -EINVAL;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	r = nsess_fork(&p);
+	if (r < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return r;
+	}
+	if (r == 0) {
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* async-signal-safe only from here: we may be inside a PAM host */
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(pipefd[1], 1) < 0 ||
+		    dup2(pipefd[1], 2) < 0)
+			_exit(126);
+		nsess_close_inherited(3);
+		execve(argv[0], argv, env);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n;
+		char *dst = out && used + 1 < outlen ? out + used : sink;
+		size_t room = out && used + 1 < outlen ? outlen - used - 1 : sizeof(sink);
+
+		n = read(pipefd[0], dst, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (dst != sink)
+			used += (size_t)n;
+	}
+	close(pipefd[0]);
+	if (out && outlen) {
+		out[used] = '\0';
+		while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == ' '))
+			out[--used] = '\0';
+	}
+	r = nsess_proc_wait(&p, &status);
+	nsess_proc_close(&p);
+	if (r < 0)
+		return r;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return -ENOENT;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+		return -EACCES;
+	return -EPERM;
+}
+
+int nsess_threads(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd, threads = -ENOENT;
+	char *p;
+
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	p = strstr(buf, "\nThreads:");
+	if (p) {
+		unsigned int v;
+		char num[16];
+		size_t i = 0;
+
+		p += 9;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (i + 1 < sizeof(num) && *p >= '0' && *p <= '9')
+			num[i++] = *p++;
+		num[i] = '\0';
+		if (nsess_parse_u32(num, &v) == 0 && v >= 1)
+			threads = (int)v;
+	}
+	return threads;
+}

@@ -73,6 +73,14 @@ struct nsess_subid_file {
 	struct nsess_subid_problem problems[NSESS_SUBID_PROBLEMS_MAX];
 	size_t n_problems;
 	size_t n_problems_dropped;	/* past NSESS_SUBID_PROBLEMS_MAX */
+	/*
+	 * Either flag makes every lookup fail closed: @truncated when parsing
+	 * stopped early (file over 16 MiB, more than NSESS_SUBID_ENTRIES_MAX
+	 * entries; the last problem says which), @errors_dropped when an ERROR
+	 * that blames an owner did not fit in @problems.
+	 */
+	bool truncated;
+	bool errors_dropped;
 };
 
 /**
@@ -147,6 +155,16 @@ int nsess_subid_check_ids(const struct nsess_ranges *ranges, const uint32_t *ids
  * Return: 0 or -errno (a missing file gives 0 ids).
  */
 int nsess_passwd_ids(const char *root, enum nsess_subid_kind kind, uint32_t **out, size_t *n_out);
+
+/**
+ * nsess_range_merge() - sort ranges and merge overlapping or adjacent ones
+ * @r: ranges, each with count >= 1 and start+count-1 <= 4294967295;
+ *     rewritten in place
+ * @n: how many
+ *
+ * Return: the number of ranges left in @r.
+ */
+size_t nsess_range_merge(struct nsess_range *r, size_t n);
 
 /**
  * nsess_ranges_total() - the number of ids in all ranges (saturating)

@@ -1,1 +1,983 @@
-#include <criterion/criterion.h>
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_engine.c - the NAT engine's loop, end to end.
+ *
+ * Two kinds of tests:
+ *  - without privileges, a SOCK_DGRAM socketpair stands in for the TAP
+ *    (one datagram = one frame, as on a TAP queue): the loop, watches,
+ *    stop, publish failures and an ARP exchange with libslirp;
+ *  - as root, a child process unshares a network namespace, creates tap0,
+ *    configures it like netconf.c would (10.0.2.100/24 via 10.0.2.2) and
+ *    passes the TAP fd back over SCM_RIGHTS; the test process runs the
+ *    engine on it while the child talks through it. The child reports one
+ *    result byte on the same socket, which the engine watches to stop.
+ *
+ * Everything is bounded: a timerfd watched by the loop stops it after
+ * ENGINE_TEST_TIMEOUT_S, the guest's sockets have their own timeouts, and
+ * the child is SIGKILLed and reaped at the end of every test.
+ *
+ * The DNS test gives its worker process a private mount namespace with its
+ * own /etc/resolv.conf, so the host's resolver is never involved.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+
+#include "engine.h"
+#include "netplan.h"
+#include "../unit/testlib.h"
+
+/* criterion 2.4 has cr_fatal only in <criterion/new/assert.h>, which clashes
+ * with the classic asserts used here; testlib.h's NSESS_TEST_NEED needs it */
+#ifndef cr_fatal
+#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
+#endif
+
+#define ENGINE_TEST_TIMEOUT_S 10
+#define GUEST_PORT 8080
+
+/* ---- a loop harness: result sockets, a timeout, a completion count ---- */
+
+struct harness {
+	struct nsess_engine *eng;
+	int timer_fd;
+	int pending;		/* completions still expected */
+	bool timed_out;
+	int guest_result;	/* byte reported by the guest child, -1 = EOF */
+};
+
+static void harness_on_timeout(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	struct harness *h = data;
+
+	(void)fd;
+	(void)revents;
+	h->timed_out = true;
+	nsess_engine_stop(eng);
+}
+
+static void harness_done(struct harness *h)
+{
+	if (--h->pending <= 0)
+		nsess_engine_stop(h->eng);
+}
+
+static void harness_on_guest(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	struct harness *h = data;
+	unsigned char b;
+	ssize_t n;
+
+	(void)revents;
+	n = read(fd, &b, 1);
+	h->guest_result = n == 1 ? b : -1;
+	nsess_engine_unwatch(eng, fd);
+	harness_done(h);
+}
+
+static void harness_on_thread(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	struct harness *h = data;
+	char b;
+
+	(void)revents;
+	if (read(fd, &b, 1) != 1)
+		b = 0;
+	nsess_engine_unwatch(eng, fd);
+	harness_done(h);
+}
+
+static void harness_init(struct harness *h, struct nsess_engine *eng, int pending)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = ENGINE_TEST_TIMEOUT_S } };
+
+	memset(h, 0, sizeof(*h));
+	h->eng = eng;
+	h->pending = pending;
+	h->guest_result = -2;
+	h->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	cr_assert_geq(h->timer_fd, 0, "timerfd: %s", strerror(errno));
+	cr_assert_eq(timerfd_settime(h->timer_fd, 0, &its, NULL), 0);
+	cr_assert_eq(nsess_engine_watch(eng, h->timer_fd, POLLIN, harness_on_timeout, h), 0);
+}
+
+static void harness_run(struct harness *h)
+{
+	int r = nsess_engine_run(h->eng);
+
+	cr_assert_eq(r, 0, "engine loop failed: %s", strerror(-r));
+	cr_assert_not(h->timed_out, "engine test timed out after %d s", ENGINE_TEST_TIMEOUT_S);
+	nsess_engine_unwatch(h->eng, h->timer_fd);
+	close(h->timer_fd);
+}
+
+static void plan_defaults(struct nsess_netplan *p)
+{
+	nsess_netplan_defaults(p);
+	p->mtu = 65520;
+}
+
+static uint16_t free_port(int type)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sa.sin_port = htons(*port);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* ---- without privileges: a socketpair as the TAP ---------------------- */
+
+struct fake_tap {
+	struct harness *h;
+	uint8_t reply[128];
+	ssize_t reply_len;
+};
+
+static void fake_tap_on_frame(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	struct fake_tap *ft = data;
+	uint8_t buf[2048];
+	ssize_t n;
+
+	(void)revents;
+	n = read(fd, buf, sizeof(buf));
+	if (n < 14 || buf[12] != 0x08 || buf[13] != 0x06)
+		return; /* not ARP: keep waiting (libslirp may send an RA first) */
+	memcpy(ft->reply, buf, (size_t)n < sizeof(ft->reply) ? (size_t)n : sizeof(ft->reply));
+	ft->reply_len = n;
+	nsess_engine_unwatch(eng, fd);
+	harness_done(ft->h);
+}
+
+Test(engine, arp_reply_over_fake_tap)
+{
+	static const uint8_t guest_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x64 };
+	struct nsess_engine_stats st;
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct fake_tap ft = { 0 };
+	struct harness h;
+	uint8_t req[42] = { 0 };
+	uint8_t gw_mac[6];
+	int sp[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	plan_defaults(&p);
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), 0, "%s", e.msg);
+
+	/* who-has 10.0.2.2 tell 10.0.2.100 */
+	memset(req, 0xff, 6);
+	memcpy(req + 6, guest_mac, 6);
+	req[12] = 0x08, req[13] = 0x06;			/* ARP */
+	req[14] = 0x00, req[15] = 0x01;			/* Ethernet */
+	req[16] = 0x08, req[17] = 0x00;			/* IPv4 */
+	req[18] = 6, req[19] = 4;
+	req[20] = 0x00, req[21] = 0x01;			/* request */
+	memcpy(req + 22, guest_mac, 6);
+	memcpy(req + 28, &p.addr4, 4);
+	memcpy(req + 38, &p.gw4, 4);
+	cr_assert_eq(write(sp[1], req, sizeof(req)), (ssize_t)sizeof(req));
+
+	harness_init(&h, eng, 1);
+	ft.h = &h;
+	cr_assert_eq(nsess_engine_watch(eng, sp[1], POLLIN, fake_tap_on_frame, &ft), 0);
+	harness_run(&h);
+
+	nsess_slirp_mac4(p.gw4, gw_mac);
+	cr_assert_geq(ft.reply_len, 42);
+	cr_assert(memcmp(ft.reply, guest_mac, 6) == 0, "reply not addressed to the guest");
+	cr_assert(memcmp(ft.reply + 6, gw_mac, 6) == 0, "reply not from libslirp's gateway MAC");
+	cr_assert_eq(ft.reply[21], 2, "not an ARP reply");
+	cr_assert(memcmp(ft.reply + 22, gw_mac, 6) == 0);
+	cr_assert(memcmp(ft.reply + 28, &p.gw4, 4) == 0);
+	cr_assert(memcmp(ft.reply + 38, &p.addr4, 4) == 0);
+
+	nsess_engine_get_stats(eng, &st);
+	cr_assert_eq(st.frames_in, 1);
+	cr_assert_eq(st.bytes_in, sizeof(req));
+	cr_assert_geq(st.frames_out, 1);
+	cr_assert_geq(st.bytes_out, 42);
+	cr_assert_geq(st.wakeups, 1);
+	nsess_engine_free(eng);
+	close(sp[1]);
+}
+
+static void on_pipe_stop(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	int *calls = data;
+	char b;
+
+	(void)revents;
+	(*calls)++;
+	if (read(fd, &b, 1) == 1)
+		nsess_engine_stop(eng);
+}
+
+static void on_never(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	(void)eng;
+	(void)fd;
+	(void)revents;
+	(void)data;
+}
+
+Test(engine, stop_via_watched_pipe)
+{
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct harness h;
+	int sp[2], pfd[2], calls = 0;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	plan_defaults(&p);
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), 0, "%s", e.msg);
+	harness_init(&h, eng, 1);
+	cr_assert_eq(nsess_engine_watch(eng, pfd[0], POLLIN, on_pipe_stop, &calls), 0);
+	cr_assert_eq(write(pfd[1], "x", 1), 1);
+	harness_run(&h);
+	cr_assert_eq(calls, 1);
+
+	/* the loop can be entered again, and stops again */
+	harness_init(&h, eng, 1);
+	cr_assert_eq(write(pfd[1], "y", 1), 1);
+	harness_run(&h);
+	cr_assert_eq(calls, 2);
+
+	nsess_engine_free(eng);
+	close(sp[1]);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+Test(engine, watch_limits)
+{
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int sp[2], fds[17], i;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	plan_defaults(&p);
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), 0, "%s", e.msg);
+
+	for (i = 0; i < 17; i++) {
+		fds[i] = dup(sp[1]);
+		cr_assert_geq(fds[i], 0);
+	}
+	for (i = 0; i < 16; i++)
+		cr_assert_eq(nsess_engine_watch(eng, fds[i], POLLIN, on_never, NULL), 0, "watch %d", i);
+	cr_assert_eq(nsess_engine_watch(eng, fds[16], POLLIN, on_never, NULL), -E2BIG);
+	cr_assert_eq(nsess_engine_watch(eng, fds[3], POLLIN, on_never, NULL), -EEXIST);
+	cr_assert_eq(nsess_engine_watch(eng, -1, POLLIN, on_never, NULL), -EINVAL);
+	cr_assert_eq(nsess_engine_watch(eng, fds[16], POLLIN, NULL, NULL), -EINVAL);
+	nsess_engine_unwatch(eng, fds[3]);
+	nsess_engine_unwatch(eng, 12345); /* not watched: no-op */
+	cr_assert_eq(nsess_engine_watch(eng, fds[16], POLLIN, on_never, NULL), 0);
+
+	nsess_engine_free(eng);
+	for (i = 0; i < 17; i++)
+		close(fds[i]);
+	close(sp[1]);
+}
+
+static bool fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+Test(engine, new_failure_closes_tap_fd)
+{
+	struct nsess_engine *eng = NULL;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int sp[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	plan_defaults(&p);
+	p.mode = NSESS_NET_NONE;
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), -EINVAL);
+	cr_assert_null(eng, "output written on failure");
+	cr_assert_not(fd_is_open(sp[0]), "TAP fd left open after a failure");
+	close(sp[1]);
+	nsess_engine_free(NULL);
+}
+
+Test(engine, new_sets_nonblock_and_cloexec)
+{
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int sp[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sp), 0);
+	plan_defaults(&p);
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), 0, "%s", e.msg);
+	cr_assert(fcntl(sp[0], F_GETFL) & O_NONBLOCK);
+	cr_assert(fcntl(sp[0], F_GETFD) & FD_CLOEXEC);
+	nsess_engine_free(eng);
+	cr_assert_not(fd_is_open(sp[0]), "free did not close the TAP fd");
+	close(sp[1]);
+}
+
+Test(engine, publish_port_in_use)
+{
+	struct nsess_engine *eng = NULL;
+	struct nsess_publish pub = { 0 };
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	char want[64];
+	uint16_t port = 0;
+	int sp[2], lfd;
+
+	lfd = listen_loopback(&port);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	plan_defaults(&p);
+	pub.host_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pub.host_port = port;
+	pub.guest_port = GUEST_PORT;
+	p.publish[0] = pub;
+	p.n_publish = 1;
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), -EADDRINUSE, "%s", e.msg);
+	cr_assert_eq(e.err, EADDRINUSE);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", port);
+	cr_assert(strstr(e.msg, want), "message does not name %s: %s", want, e.msg);
+	cr_assert_null(eng);
+	cr_assert_not(fd_is_open(sp[0]));
+	close(sp[1]);
+	close(lfd);
+}
+
+Test(engine, publish_free_ports)
+{
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int sp[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	plan_defaults(&p);
+	p.publish[0] = (struct nsess_publish){ .udp = false,
+					       .host_addr.s_addr = htonl(INADDR_LOOPBACK),
+					       .host_port = free_port(SOCK_STREAM),
+					       .guest_port = GUEST_PORT };
+	p.publish[1] = (struct nsess_publish){ .udp = true,
+					       .host_addr.s_addr = htonl(INADDR_LOOPBACK),
+					       .host_port = free_port(SOCK_DGRAM),
+					       .guest_port = 53 };
+	p.n_publish = 2;
+	cr_assert_eq(nsess_engine_new(&p, sp[0], NULL, &eng, &e), 0, "%s", e.msg);
+	nsess_engine_free(eng);
+	close(sp[1]);
+}
+
+/* ---- as root: a real TAP in a private network namespace --------------- */
+
+struct guest {
+	pid_t pid;
+	int sock;	/* result byte from the child; EOF when it dies */
+	int tap_fd;
+};
+
+/* runs in the child inside the new netns; returns the result byte */
+typedef int (*guest_fn)(void *arg);
+
+static int guest_ifreq(int s, unsigned long req, struct ifreq *ifr)
+{
+	return ioctl(s, req, ifr) < 0 ? -1 : 0;
+}
+
+static void guest_set_addr(struct sockaddr *sa, const char *ip)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &sin->sin_addr);
+}
+
+/* What netconf.c does, with plain ioctls: lo and tap0 up, address, route. */
+static int guest_configure(void)
+{
+	struct rtentry rt;
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return 10;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+	if (guest_ifreq(s, SIOCSIFFLAGS, &ifr))
+		return 11;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "tap0");
+	ifr.ifr_mtu = 65520;
+	if (guest_ifreq(s, SIOCSIFMTU, &ifr))
+		return 12;
+	guest_set_addr(&ifr.ifr_addr, "10.0.2.100");
+	if (guest_ifreq(s, SIOCSIFADDR, &ifr))
+		return 13;
+	guest_set_addr(&ifr.ifr_netmask, "255.255.255.0");
+	if (guest_ifreq(s, SIOCSIFNETMASK, &ifr))
+		return 14;
+	if (guest_ifreq(s, SIOCGIFFLAGS, &ifr))
+		return 15;
+	ifr.ifr_flags |= IFF_UP;
+	if (guest_ifreq(s, SIOCSIFFLAGS, &ifr))
+		return 16;
+	memset(&rt, 0, sizeof(rt));
+	guest_set_addr(&rt.rt_dst, "0.0.0.0");
+	guest_set_addr(&rt.rt_genmask, "0.0.0.0");
+	guest_set_addr(&rt.rt_gateway, "10.0.2.2");
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	if (ioctl(s, SIOCADDRT, &rt) < 0)
+		return 17;
+	close(s);
+	return 0;
+}
+
+static int guest_send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 'T';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	int fd;
+
+	if (poll(&pfd, 1, ENGINE_TEST_TIMEOUT_S * 1000) != 1)
+		return -ETIMEDOUT;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -EPROTO;
+	if (byte != 'T')
+		return -(int)(unsigned char)byte; /* the child's setup error code */
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void guest_start(struct guest *g, guest_fn pre, guest_fn fn, void *arg)
+{
+	int sp[2], fd;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	g->pid = fork();
+	cr_assert_geq(g->pid, 0);
+	if (g->pid == 0) {
+		struct ifreq ifr = { 0 };
+		unsigned char res;
+		int tap;
+
+		close(sp[0]);
+		/* no orphan if the test process dies first */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWNET) < 0)
+			res = 1;
+		else if ((tap = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0)
+			res = 2;
+		else {
+			strcpy(ifr.ifr_name, "tap0");
+			ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+			if (ioctl(tap, TUNSETIFF, &ifr) < 0)
+				res = 3;
+			else if ((res = (unsigned char)guest_configure()) == 0 && pre)
+				res = (unsigned char)pre(arg);
+			if (res == 0) {
+				if (guest_send_fd(sp[1], tap) < 0)
+					_exit(1);
+				close(tap);
+				res = (unsigned char)fn(arg);
+				(void)!write(sp[1], &res, 1);
+				_exit(0);
+			}
+		}
+		(void)!write(sp[1], &res, 1);
+		_exit(1);
+	}
+	close(sp[1]);
+	g->sock = sp[0];
+	fd = recv_fd(g->sock);
+	if (fd < 0) {
+		kill(g->pid, SIGKILL);
+		waitpid(g->pid, NULL, 0);
+		cr_assert_fail("guest setup failed: step %d", -fd);
+	}
+	g->tap_fd = fd;
+}
+
+static void guest_finish(struct guest *g)
+{
+	kill(g->pid, SIGKILL);
+	cr_assert_eq(waitpid(g->pid, NULL, 0), g->pid);
+	close(g->sock);
+}
+
+static int guest_connect(const char *ip, uint16_t port, int timeout_ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct pollfd pfd;
+	socklen_t len = sizeof(int);
+	int fd, err = 0, fl;
+
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		goto fail;
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
+		goto fail;
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void set_timeouts(int fd, int sec)
+{
+	struct timeval tv = { .tv_sec = sec };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* read exactly @len bytes, bounded by the socket's timeouts */
+static bool read_all(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/* ping -> pong on a connected socket; 0 on success */
+static int exchange_client(int fd)
+{
+	char buf[4];
+
+	set_timeouts(fd, 5);
+	if (write(fd, "ping", 4) != 4)
+		return 30;
+	if (!read_all(fd, buf, 4))
+		return 31;
+	return memcmp(buf, "pong", 4) == 0 ? 0 : 32;
+}
+
+static int exchange_server(int lfd)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	char buf[4];
+	int c;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return 40;
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return 41;
+	set_timeouts(c, 5);
+	if (!read_all(c, buf, 4) || memcmp(buf, "ping", 4) != 0) {
+		close(c);
+		return 42;
+	}
+	if (write(c, "pong", 4) != 4) {
+		close(c);
+		return 43;
+	}
+	/* wait for the peer to close so "pong" is not cut off by a reset */
+	(void)!read(c, buf, 1);
+	close(c);
+	return 0;
+}
+
+/* a host-side helper thread: reports through a pipe the engine watches */
+struct host_side {
+	int lfd;		/* listener (server role) */
+	uint16_t port;		/* port to connect to (client role) */
+	int result;
+	bool accepted;
+	int done_pipe[2];
+};
+
+static void *host_server_thread(void *arg)
+{
+	struct host_side *hs = arg;
+
+	hs->result = exchange_server(hs->lfd);
+	hs->accepted = hs->result == 0 || hs->result > 41;
+	(void)!write(hs->done_pipe[1], "d", 1);
+	return NULL;
+}
+
+static void *host_client_thread(void *arg)
+{
+	struct host_side *hs = arg;
+	int fd;
+
+	/* the guest listens before it hands over the TAP, so no retry loop */
+	fd = guest_connect("127.0.0.1", hs->port, 5000);
+	if (fd < 0) {
+		hs->result = 50;
+	} else {
+		hs->result = exchange_client(fd);
+		close(fd);
+	}
+	(void)!write(hs->done_pipe[1], "d", 1);
+	return NULL;
+}
+
+static struct host_side *host_side_new(void)
+{
+	struct host_side *hs = calloc(1, sizeof(*hs));
+
+	cr_assert_not_null(hs);
+	hs->lfd = -1;
+	hs->result = -1;
+	cr_assert_eq(pipe2(hs->done_pipe, O_CLOEXEC), 0);
+	return hs;
+}
+
+static void host_side_free(struct host_side *hs)
+{
+	close(hs->done_pipe[0]);
+	close(hs->done_pipe[1]);
+	if (hs->lfd >= 0)
+		close(hs->lfd);
+	free(hs);
+}
+
+/* The guest's view of the host loopback: 10.0.2.2:PORT */
+static uint16_t loopback_port;
+
+static int guest_try_loopback(void *arg)
+{
+	int fd, r;
+
+	(void)arg;
+	fd = guest_connect("10.0.2.2", loopback_port, 2000);
+	if (fd < 0)
+		return 20; /* could not connect */
+	r = exchange_client(fd);
+	close(fd);
+	return r;
+}
+
+static void run_loopback(bool allow, int *guest_result, struct host_side **hs_out)
+{
+	struct nsess_log_capture cap;
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct nsess_log log;
+	struct host_side *hs = host_side_new();
+	struct harness h;
+	struct guest g;
+	pthread_t th;
+
+	loopback_port = 0;
+	hs->lfd = listen_loopback(&loopback_port);
+	cr_assert_eq(pthread_create(&th, NULL, host_server_thread, hs), 0);
+
+	guest_start(&g, NULL, guest_try_loopback, NULL);
+	nsess_log_capture_init(&log, &cap);
+	plan_defaults(&p);
+	p.allow_host_loopback = allow;
+	cr_assert_eq(nsess_engine_new(&p, g.tap_fd, &log, &eng, &e), 0, "%s", e.msg);
+
+	harness_init(&h, eng, allow ? 2 : 1);
+	cr_assert_eq(nsess_engine_watch(eng, g.sock, POLLIN, harness_on_guest, &h), 0);
+	if (allow)
+		cr_assert_eq(nsess_engine_watch(eng, hs->done_pipe[0], POLLIN, harness_on_thread,
+						&h), 0);
+	harness_run(&h);
+	*guest_result = h.guest_result;
+
+	nsess_engine_free(eng);
+	guest_finish(&g);
+	/* wake a server thread still waiting for a connection that never came */
+	shutdown(hs->lfd, SHUT_RDWR);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	*hs_out = hs;
+}
+
+Test(engine, host_loopback_denied_by_default, .timeout = 30)
+{
+	struct host_side *hs;
+	int res;
+
+	NSESS_TEST_NEED_ROOT();
+	run_loopback(false, &res, &hs);
+	cr_assert_eq(res, 20, "the session reached host loopback (guest result %d)", res);
+	cr_assert_not(hs->accepted, "the host listener saw a connection from the session");
+	host_side_free(hs);
+}
+
+Test(engine, host_loopback_allowed, .timeout = 30)
+{
+	struct host_side *hs;
+	int res;
+
+	NSESS_TEST_NEED_ROOT();
+	run_loopback(true, &res, &hs);
+	cr_assert_eq(res, 0, "guest exchange over 10.0.2.2 failed at step %d", res);
+	cr_assert_eq(hs->result, 0, "host side failed at step %d", hs->result);
+	host_side_free(hs);
+}
+
+static int guest_listener = -1;
+
+static int guest_listen(void *arg)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(GUEST_PORT) };
+
+	(void)arg;
+	guest_listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (guest_listener < 0)
+		return 60;
+	if (bind(guest_listener, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return 61;
+	return listen(guest_listener, 4) < 0 ? 62 : 0;
+}
+
+static int guest_serve(void *arg)
+{
+	(void)arg;
+	return exchange_server(guest_listener);
+}
+
+Test(engine, publish_reaches_guest, .timeout = 30)
+{
+	struct nsess_engine_stats st;
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct host_side *hs;
+	struct harness h;
+	struct guest g;
+	pthread_t th;
+
+	NSESS_TEST_NEED_ROOT();
+	hs = host_side_new();
+	hs->port = free_port(SOCK_STREAM);
+
+	guest_start(&g, guest_listen, guest_serve, NULL);
+	plan_defaults(&p);
+	p.publish[0] = (struct nsess_publish){ .host_addr.s_addr = htonl(INADDR_LOOPBACK),
+					       .host_port = hs->port,
+					       .guest_port = GUEST_PORT };
+	p.n_publish = 1;
+	cr_assert_eq(nsess_engine_new(&p, g.tap_fd, NULL, &eng, &e), 0, "%s", e.msg);
+
+	harness_init(&h, eng, 2);
+	cr_assert_eq(nsess_engine_watch(eng, g.sock, POLLIN, harness_on_guest, &h), 0);
+	cr_assert_eq(nsess_engine_watch(eng, hs->done_pipe[0], POLLIN, harness_on_thread, &h), 0);
+	cr_assert_eq(pthread_create(&th, NULL, host_client_thread, hs), 0);
+	harness_run(&h);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+
+	cr_assert_eq(h.guest_result, 0, "guest side failed at step %d", h.guest_result);
+	cr_assert_eq(hs->result, 0, "host side failed at step %d", hs->result);
+	nsess_engine_get_stats(eng, &st);
+	cr_assert_gt(st.frames_in, 0);
+	cr_assert_gt(st.frames_out, 0);
+
+	nsess_engine_free(eng);
+	guest_finish(&g);
+	host_side_free(hs);
+}
+
+/*
+ * DNS: libslirp forwards queries for 10.0.2.3 to the first nameserver of
+ * the host's /etc/resolv.conf. This test process gets a private mount
+ * namespace with a resolv.conf naming 127.0.0.153, where a thread answers,
+ * so it also shows a host resolver on loopback (systemd-resolved, dnsmasq)
+ * stays usable while host loopback itself is denied.
+ */
+#define DNS_TEST_RESOLVER "127.0.0.153"
+
+static int dns_sock = -1;
+
+static void *host_dns_thread(void *arg)
+{
+	struct host_side *hs = arg;
+	struct pollfd pfd = { .fd = dns_sock, .events = POLLIN };
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	unsigned char buf[512];
+	ssize_t n;
+
+	hs->result = 70;
+	if (poll(&pfd, 1, 5000) == 1) {
+		n = recvfrom(dns_sock, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (n >= 12) {
+			hs->accepted = true;
+			buf[2] |= 0x80; /* QR: a response; no answers, that is enough */
+			hs->result = sendto(dns_sock, buf, (size_t)n, 0, (struct sockaddr *)&from,
+					    flen) == n ? 0 : 71;
+		}
+	}
+	(void)!write(hs->done_pipe[1], "d", 1);
+	return NULL;
+}
+
+static int guest_dns_query(void *arg)
+{
+	static const unsigned char q[] = {
+		0x4e, 0x53, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		8, 'n', 's', 'e', 's', 's', 'i', 'o', 'n', 4, 't', 'e', 's', 't', 0,
+		0x00, 0x01, 0x00, 0x01,
+	};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+	unsigned char buf[512];
+	ssize_t n;
+	int fd;
+
+	(void)arg;
+	inet_pton(AF_INET, "10.0.2.3", &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 80;
+	set_timeouts(fd, 3);
+	if (sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&sa, sizeof(sa)) != sizeof(q))
+		return 81;
+	n = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n != sizeof(q))
+		return 82;
+	if (buf[0] != q[0] || buf[1] != q[1] || !(buf[2] & 0x80))
+		return 83;
+	return 0;
+}
+
+static void private_resolv_conf(const char *nameserver)
+{
+	char path[] = "/tmp/nsess-test-resolv.XXXXXX";
+	char line[64];
+	int fd, len;
+
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare(CLONE_NEWNS): %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	len = snprintf(line, sizeof(line), "nameserver %s\n", nameserver);
+	cr_assert_eq(write(fd, line, (size_t)len), len);
+	close(fd);
+	cr_assert_eq(mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL), 0,
+		     "bind mount over /etc/resolv.conf: %s", strerror(errno));
+	unlink(path); /* the mount keeps the file */
+}
+
+Test(engine, dns_forwarder_answers, .timeout = 30)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct host_side *hs;
+	struct harness h;
+	struct guest g;
+	pthread_t th;
+
+	NSESS_TEST_NEED_ROOT();
+	/* this Criterion worker process only: its mounts die with it */
+	private_resolv_conf(DNS_TEST_RESOLVER);
+	inet_pton(AF_INET, DNS_TEST_RESOLVER, &sa.sin_addr);
+	dns_sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(dns_sock, 0);
+	cr_assert_eq(bind(dns_sock, (struct sockaddr *)&sa, sizeof(sa)), 0,
+		     "bind %s:53: %s", DNS_TEST_RESOLVER, strerror(errno));
+
+	hs = host_side_new();
+	cr_assert_eq(pthread_create(&th, NULL, host_dns_thread, hs), 0);
+	guest_start(&g, NULL, guest_dns_query, NULL);
+	plan_defaults(&p); /* host loopback denied */
+	cr_assert_eq(nsess_engine_new(&p, g.tap_fd, NULL, &eng, &e), 0, "%s", e.msg);
+
+	harness_init(&h, eng, 2);
+	cr_assert_eq(nsess_engine_watch(eng, g.sock, POLLIN, harness_on_guest, &h), 0);
+	cr_assert_eq(nsess_engine_watch(eng, hs->done_pipe[0], POLLIN, harness_on_thread, &h), 0);
+	harness_run(&h);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+
+	cr_assert(hs->accepted, "the query never reached the host resolver");
+	cr_assert_eq(hs->result, 0, "resolver side failed at step %d", hs->result);
+	cr_assert_eq(h.guest_result, 0, "guest side failed at step %d", h.guest_result);
+
+	nsess_engine_free(eng);
+	guest_finish(&g);
+	host_side_free(hs);
+	close(dns_sock);
+}

@@ -1,1 +1,619 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_netconf.c - TAP creation and netconf_apply in a throwaway network
+ * namespace (needs root).
+ *
+ * Each case forks; the child unshares a network namespace, does the work,
+ * checks the result from inside and reports through its exit code and a
+ * pipe (0 pass, 77 could not set up, else fail). The kernel state is read
+ * back through /proc/net, ioctls and libnl dumps, i.e. not through the code
+ * under test.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/neighbour.h>
+#include <netlink/netlink.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/socket.h>
+
+#include "netconf.h"
+#include "netplan.h"
+/* testlib.h uses cr_fatal(), which only <criterion/new/assert.h> defines */
 #include <criterion/criterion.h>
+#ifndef cr_fatal
+#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
+#endif
+#include "../unit/testlib.h"
+
+#define CHILD_SKIP 77
+
+typedef int (*child_fn)(void *arg, char *msg, size_t len);
+
+/* Fail the child with a located message. */
+#define CHECK(cond, ...)                                                          \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			int _o = snprintf(msg, len, "line %d: ", __LINE__);       \
+			if (_o > 0 && (size_t)_o < len)                           \
+				snprintf(msg + _o, len - (size_t)_o, __VA_ARGS__); \
+			return 1;                                                 \
+		}                                                                 \
+	} while (0)
+
+static int run_in_child(child_fn fn, void *arg, char *out, size_t outlen)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char msg[2048] = "";
+		int rc;
+
+		close(pfd[0]);
+		rc = fn(arg, msg, sizeof(msg));
+		if (write(pfd[1], msg, strlen(msg)) < 0)
+			rc = 2;
+		_exit(rc);
+	}
+	close(pfd[1]);
+	while (got + 1 < outlen && (n = read(pfd[0], out + got, outlen - 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		cr_assert_eq(errno, EINTR);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* Run @fn in a child; skip (or in CI fail) on 77, fail on anything but 0. */
+static void expect_child_ok(child_fn fn, void *arg)
+{
+	char out[2048];
+	int rc = run_in_child(fn, arg, out, sizeof(out));
+
+	if (rc == CHILD_SKIP)
+		NSESS_TEST_NEED(false, out);
+	cr_assert_eq(rc, 0, "child exit %d: %s", rc, out);
+}
+
+static int enter_netns(char *msg, size_t len)
+{
+	if (unshare(CLONE_NEWNET) < 0) {
+		snprintf(msg, len, "unshare(CLONE_NEWNET): %s", strerror(errno));
+		return CHILD_SKIP;
+	}
+	return 0;
+}
+
+/* ---- reading kernel state back ------------------------------------------ */
+
+static int read_text(const char *path, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	return (int)got;
+}
+
+static int if_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	if (s < 0)
+		return -errno;
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+	r = ioctl(s, req, ifr) < 0 ? -errno : 0;
+	close(s);
+	return r;
+}
+
+static bool if_is_up(const char *ifname)
+{
+	struct ifreq ifr;
+
+	return if_ioctl(ifname, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+}
+
+static int count_fds(void)
+{
+	char path[64];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* a line of /proc/net/route: "tap0 00000000 0202000A 0003 ..." */
+static bool has_route4_default(const char *ifname, const char *gw_hex_le)
+{
+	char buf[8192], *line, *save = NULL;
+	char dev[IFNAMSIZ + 1], dst[16], gw[16];
+	unsigned int flags;
+
+	if (read_text("/proc/net/route", buf, sizeof(buf)) < 0)
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%16s %15s %15s %x", dev, dst, gw, &flags) != 4)
+			continue;
+		if (strcmp(dev, ifname) == 0 && strcmp(dst, "00000000") == 0 &&
+		    strcasecmp(gw, gw_hex_le) == 0 && (flags & 0x2 /* RTF_GATEWAY */))
+			return true;
+	}
+	return false;
+}
+
+/* /proc/net/ipv6_route: dst dstlen src srclen nexthop metric ref use flags dev */
+static bool has_route6_default(const char *ifname, const char *gw_hex)
+{
+	char buf[16384], *line, *save = NULL;
+	char dst[40], dlen[4], src[40], slen[4], nh[40], m[12], ref[12], use[12], fl[12];
+	char dev[IFNAMSIZ + 1];
+
+	if (read_text("/proc/net/ipv6_route", buf, sizeof(buf)) < 0)
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%39s %3s %39s %3s %39s %11s %11s %11s %11s %16s", dst, dlen, src,
+			   slen, nh, m, ref, use, fl, dev) != 10)
+			continue;
+		if (strcmp(dev, ifname) == 0 && strcmp(dlen, "00") == 0 &&
+		    strcmp(dst, "00000000000000000000000000000000") == 0 &&
+		    strcmp(nh, gw_hex) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* /proc/net/if_inet6: addr ifindex prefixlen scope flags dev; flags or -1 */
+static int inet6_addr_flags(const char *ifname, const char *addr_hex, unsigned int plen)
+{
+	char buf[8192], *line, *save = NULL;
+	char a[40], dev[IFNAMSIZ + 1];
+	unsigned int idx, pl, scope, flags;
+
+	if (read_text("/proc/net/if_inet6", buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%39s %x %x %x %x %16s", a, &idx, &pl, &scope, &flags, dev) != 6)
+			continue;
+		if (strcmp(dev, ifname) == 0 && strcmp(a, addr_hex) == 0 && pl == plen)
+			return (int)flags;
+	}
+	return -1;
+}
+
+/* neighbour @ip on @ifname via a libnl dump: state, MAC in @mac; -1 if none */
+static int neigh_lookup(const char *ifname, int family, const char *ip, uint8_t mac[6])
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *cache = NULL;
+	struct nl_addr *dst = NULL;
+	struct rtnl_neigh *n = NULL;
+	unsigned char raw[16];
+	int state = -1;
+
+	if (!sk || nl_connect(sk, NETLINK_ROUTE) < 0)
+		goto out;
+	if (rtnl_neigh_alloc_cache(sk, &cache) < 0)
+		goto out;
+	if (inet_pton(family, ip, raw) != 1)
+		goto out;
+	dst = nl_addr_build(family, raw, family == AF_INET ? 4 : 16);
+	n = dst ? rtnl_neigh_get(cache, (int)if_nametoindex(ifname), dst) : NULL;
+	if (n) {
+		struct nl_addr *ll = rtnl_neigh_get_lladdr(n);
+
+		state = rtnl_neigh_get_state(n);
+		if (ll && nl_addr_get_len(ll) == 6)
+			memcpy(mac, nl_addr_get_binary_addr(ll), 6);
+		else
+			memset(mac, 0, 6);
+		rtnl_neigh_put(n);
+	}
+out:
+	if (dst)
+		nl_addr_put(dst);
+	if (cache)
+		nl_cache_free(cache);
+	if (sk)
+		nl_socket_free(sk);
+	return state;
+}
+
+static bool ipv6_in_kernel(void)
+{
+	return access("/proc/sys/net/ipv6", F_OK) == 0;
+}
+
+/* ---- the full configuration ---------------------------------------------- */
+
+static int child_apply_defaults(void *arg, char *msg, size_t len)
+{
+	static const uint8_t mac_gw4[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+	static const uint8_t mac_dns4[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x03 };
+	static const uint8_t mac_gw6[6] = { 0x52, 0x56, 0x00, 0x00, 0x00, 0x02 };
+	static const uint8_t mac_dns6[6] = { 0x52, 0x56, 0x00, 0x00, 0x00, 0x03 };
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct ifreq ifr;
+	char buf[64];
+	uint8_t mac[6];
+	int fd = -1, fl, r, before, state;
+	char ifn[IFNAMSIZ];
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	CHECK(ipv6_in_kernel(), "this kernel has no IPv6; the default plan needs it");
+	nsess_netplan_defaults(&p);
+
+	r = nsess_tap_create(p.ifname, &fd, &e);
+	CHECK(r == 0, "tap_create: %d %s", r, e.msg);
+	fl = fcntl(fd, F_GETFD);
+	CHECK(fl >= 0 && (fl & FD_CLOEXEC), "TAP fd is not close-on-exec");
+	fl = fcntl(fd, F_GETFL);
+	CHECK(fl >= 0 && (fl & O_NONBLOCK), "TAP fd is not non-blocking");
+	CHECK(nsess_tap_verify(fd, ifn) == 0 && strcmp(ifn, "tap0") == 0, "tap_verify");
+
+	before = count_fds();
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "apply: %d %s", r, e.msg);
+	/* the netlink socket is gone again */
+	CHECK(count_fds() == before, "fd count %d -> %d after apply", before, count_fds());
+
+	CHECK(if_is_up("lo"), "lo is not up");
+	CHECK(if_is_up("tap0"), "tap0 is not up");
+	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 65520,
+	      "tap0 MTU is %d", ifr.ifr_mtu);
+	CHECK(if_ioctl("tap0", SIOCGIFADDR, &ifr) == 0, "tap0 has no IPv4 address");
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
+	CHECK(strcmp(buf, "10.0.2.100") == 0, "tap0 IPv4 address %s", buf);
+	CHECK(if_ioctl("tap0", SIOCGIFNETMASK, &ifr) == 0, "no netmask");
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
+	CHECK(strcmp(buf, "255.255.255.0") == 0, "tap0 netmask %s", buf);
+	CHECK(if_ioctl("tap0", SIOCGIFBRDADDR, &ifr) == 0, "no broadcast");
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
+	CHECK(strcmp(buf, "10.0.2.255") == 0, "tap0 broadcast %s", buf);
+
+	r = inet6_addr_flags("tap0", "fd000000000000000000000000000100", 64);
+	CHECK(r >= 0, "tap0 has no fd00::100/64");
+	CHECK(r & 0x02 /* IFA_F_NODAD */, "fd00::100 flags 0x%x lack NODAD", r);
+	CHECK(!(r & 0x40 /* IFA_F_TENTATIVE */), "fd00::100 is tentative (flags 0x%x)", r);
+	CHECK(read_text("/proc/sys/net/ipv6/conf/tap0/accept_ra", buf, sizeof(buf)) > 0 &&
+	      buf[0] == '0', "accept_ra on tap0 is %s", buf);
+
+	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");
+	CHECK(has_route6_default("tap0", "fd000000000000000000000000000002"),
+	      "no default route via fd00::2");
+
+	state = neigh_lookup("tap0", AF_INET, "10.0.2.2", mac);
+	CHECK(state == NUD_PERMANENT, "neighbour 10.0.2.2 state %d", state);
+	CHECK(memcmp(mac, mac_gw4, 6) == 0, "10.0.2.2 lladdr %02x:%02x:%02x:%02x:%02x:%02x",
+	      mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	state = neigh_lookup("tap0", AF_INET, "10.0.2.3", mac);
+	CHECK(state == NUD_PERMANENT && memcmp(mac, mac_dns4, 6) == 0, "neighbour 10.0.2.3");
+	state = neigh_lookup("tap0", AF_INET6, "fd00::2", mac);
+	CHECK(state == NUD_PERMANENT, "neighbour fd00::2 state %d", state);
+	CHECK(memcmp(mac, mac_gw6, 6) == 0, "fd00::2 lladdr %02x:%02x:%02x:%02x:%02x:%02x",
+	      mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	state = neigh_lookup("tap0", AF_INET6, "fd00::3", mac);
+	CHECK(state == NUD_PERMANENT && memcmp(mac, mac_dns6, 6) == 0, "neighbour fd00::3");
+
+	/* a second run fails at the first step that is not idempotent, by name */
+	memset(&e, 0, sizeof(e));
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == -EEXIST, "second apply returned %d (%s)", r, e.msg);
+	CHECK(strstr(e.msg, "netconf: adding 10.0.2.100/24 to tap0: ") != NULL, "message: %s",
+	      e.msg);
+	CHECK(e.err == EEXIST, "e.err %d", e.err);
+
+	close(fd);
+	return 0;
+}
+
+Test(netconf, apply_defaults)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_defaults, NULL);
+}
+
+static int child_apply_no_ipv6_plan(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int fd, r;
+	char buf[16];
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	nsess_netplan_defaults(&p);
+	p.ipv6 = false;
+	r = nsess_tap_create(p.ifname, &fd, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "apply: %d %s", r, e.msg);
+	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");
+	CHECK(!has_route6_default("tap0", "fd000000000000000000000000000002"),
+	      "IPv6 route although the plan has IPv6 off");
+	CHECK(inet6_addr_flags("tap0", "fd000000000000000000000000000100", 64) < 0,
+	      "IPv6 address although the plan has IPv6 off");
+	if (ipv6_in_kernel())
+		CHECK(read_text("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", buf,
+				sizeof(buf)) > 0 && buf[0] == '1',
+		      "IPv6 still enabled on tap0");
+	close(fd);
+	return 0;
+}
+
+Test(netconf, apply_ipv6_off)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_no_ipv6_plan, NULL);
+}
+
+/* IPv6 disabled in the namespace: an IPv6 plan fails clearly, an IPv4 one works */
+static int child_apply_ipv6_disabled(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int fd, wfd, r;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	if (!ipv6_in_kernel()) {
+		snprintf(msg, len, "kernel without IPv6");
+		return CHILD_SKIP;
+	}
+	nsess_netplan_defaults(&p);
+	r = nsess_tap_create(p.ifname, &fd, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	wfd = open("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", O_WRONLY | O_CLOEXEC);
+	CHECK(wfd >= 0 && write(wfd, "1", 1) == 1, "cannot disable IPv6 on tap0");
+	close(wfd);
+
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == -EAFNOSUPPORT, "apply with IPv6 on returned %d (%s)", r, e.msg);
+	CHECK(strstr(e.msg, "net.ipv6.conf.tap0.disable_ipv6 = 1"), "message: %s", e.msg);
+	CHECK(!if_is_up("tap0"), "tap0 was brought up before the IPv6 check failed");
+
+	p.ipv6 = false;
+	memset(&e, 0, sizeof(e));
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "apply with IPv6 off: %d %s", r, e.msg);
+	CHECK(if_is_up("tap0") && has_route4_default("tap0", "0202000A"), "IPv4 not set up");
+	close(fd);
+	return 0;
+}
+
+Test(netconf, apply_ipv6_disabled_in_kernel)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_ipv6_disabled, NULL);
+}
+
+static int child_apply_without_tap(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int r;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	nsess_netplan_defaults(&p);
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == -ENODEV, "apply without a TAP returned %d (%s)", r, e.msg);
+	CHECK(strstr(e.msg, "netconf: looking up interface tap0: "), "message: %s", e.msg);
+	CHECK(strstr(e.msg, "No such device"), "no errno text in: %s", e.msg);
+	return 0;
+}
+
+Test(netconf, apply_without_tap)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_without_tap, NULL);
+}
+
+static int child_apply_modes(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int r;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	nsess_netplan_defaults(&p);
+	p.mode = NSESS_NET_HOST;
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0 && !if_is_up("lo"), "mode host touched the namespace (%d)", r);
+	p.mode = NSESS_NET_NONE;
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "mode none: %d %s", r, e.msg);
+	CHECK(if_is_up("lo"), "mode none: lo is not up");
+	CHECK(if_nametoindex("tap0") == 0, "mode none made a tap0");
+	return 0;
+}
+
+Test(netconf, apply_modes_none_and_host)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_modes, NULL);
+}
+
+/* ---- TAP creation and verification ---------------------------------------- */
+
+static int child_tap_verify(void *arg, char *msg, size_t len)
+{
+	struct nsess_error e = { 0 };
+	struct ifreq ifr;
+	char name[IFNAMSIZ];
+	int tap, tun, dup = -1, raw, file, r;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	r = nsess_tap_create("tapv", &tap, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	memset(name, 'X', sizeof(name));
+	CHECK(nsess_tap_verify(tap, name) == 0, "TAP fd refused");
+	CHECK(strcmp(name, "tapv") == 0, "name %.16s", name);
+	CHECK(nsess_tap_verify(tap, NULL) == 0, "TAP fd refused without a name buffer");
+
+	/* the same name again: refused with a message that says why */
+	r = nsess_tap_create("tapv", &dup, &e);
+	CHECK(r == -EBUSY || r == -EEXIST, "duplicate tap_create returned %d", r);
+	CHECK(strstr(e.msg, "already exists"), "message: %s", e.msg);
+
+	tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	CHECK(tun >= 0, "open tun");
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "tunv");
+	CHECK(ioctl(tun, TUNSETIFF, &ifr) == 0, "TUNSETIFF tun: %s", strerror(errno));
+	r = nsess_tap_verify(tun, name);
+	CHECK(r == -EPROTOTYPE, "TUN fd: %d", r);
+
+	/*
+	 * A TAP with packet info cannot be told apart: TUNGETIFF reports
+	 * IFF_NOFILTER on the bit of IFF_NO_PI.
+	 */
+	raw = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	CHECK(raw >= 0, "open tun");
+	r = nsess_tap_verify(raw, NULL);
+	CHECK(r == -ENOTTY, "unattached /dev/net/tun: %d", r);
+
+	file = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	CHECK(file >= 0, "open file");
+	r = nsess_tap_verify(file, name);
+	CHECK(r == -ENOTTY, "regular file: %d", r);
+	CHECK(name[0] == 't', "name written on failure");
+	close(file);
+	file = open("/dev/null", O_RDWR | O_CLOEXEC);
+	r = nsess_tap_verify(file, NULL);
+	CHECK(r == -ENOTTY, "/dev/null: %d", r);
+	close(file);
+	r = nsess_tap_verify(1000, NULL);
+	CHECK(r == -EBADF, "closed fd: %d", r);
+
+	close(tap);
+	close(tun);
+	close(raw);
+	return 0;
+}
+
+Test(netconf, tap_verify)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_tap_verify, NULL);
+}
+
+Test(netconf, tap_create_bad_names)
+{
+	static const char *const t[] = { "", "0123456789abcdef", "tap%d", "a/b" };
+	size_t i;
+
+	for (i = 0; i < NSESS_ARRAY_SIZE(t); i++) {
+		struct nsess_error e = { 0 };
+		int fd = -42;
+
+		cr_assert_eq(nsess_tap_create(t[i], &fd, &e), -EINVAL, "\"%s\"", t[i]);
+		cr_assert_eq(fd, -42);
+		cr_assert(strstr(e.msg, "interface name"), "%s", e.msg);
+	}
+	cr_assert_eq(nsess_tap_create(NULL, &(int){ 0 }, NULL), -EINVAL);
+}
+
+/*
+ * An ordinary user in its own user + network namespace: with /dev/net/tun
+ * mode 0600 the open fails and the message tells the admin the fix; with
+ * 0666 the user can create its TAP (CAP_NET_ADMIN over its own netns).
+ */
+static int child_tap_unprivileged(void *arg, char *msg, size_t len)
+{
+	const struct stat *st = arg;
+	struct nsess_error e = { 0 };
+	char mode[16];
+	int fd = -1, r;
+
+	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0) {
+		snprintf(msg, len, "cannot become uid 65534: %s", strerror(errno));
+		return CHILD_SKIP;
+	}
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
+		snprintf(msg, len, "unprivileged unshare(CLONE_NEWUSER|CLONE_NEWNET): %s "
+			 "(user namespaces restricted on this host?)", strerror(errno));
+		return CHILD_SKIP;
+	}
+	r = nsess_tap_create("tap0", &fd, &e);
+	if ((st->st_mode & 0006) == 0006) {
+		CHECK(r == 0, "mode %04o, yet tap_create failed: %s",
+		      (unsigned int)(st->st_mode & 07777), e.msg);
+		close(fd);
+		return 0;
+	}
+	CHECK(r == -EACCES || r == -EPERM, "tap_create returned %d (%s)", r, e.msg);
+	CHECK(fd == -1, "fd written on failure");
+	snprintf(mode, sizeof(mode), "mode %04o", (unsigned int)(st->st_mode & 07777));
+	CHECK(strstr(e.msg, mode), "\"%s\" not in: %s", mode, e.msg);
+	CHECK(strstr(e.msg, "chmod 0666 /dev/net/tun"), "no fix in: %s", e.msg);
+	CHECK(strstr(e.msg, "KERNEL==\"tun\", MODE=\"0666\""), "no udev rule in: %s", e.msg);
+	return 0;
+}
+
+Test(netconf, tap_unprivileged_user)
+{
+	struct stat st;
+
+	NSESS_TEST_NEED_ROOT();
+	cr_assert_eq(stat("/dev/net/tun", &st), 0, "no /dev/net/tun: modprobe tun");
+	expect_child_ok(child_tap_unprivileged, &st);
+}

@@ -1,0 +1,73 @@
+# tests/e2e/lib.sh - shared by the end-to-end scripts (sourced, bash).
+# Each check prints "ok - NAME" or "not ok - NAME" with the evidence, and the
+# counts go to $E2E_RESULTS so run-all.sh can total them.
+
+: "${NSESS_BUILDDIR:?set by make check-e2e}"
+: "${NSESS_SRCDIR:?set by make check-e2e}"
+NSESSION=$NSESS_BUILDDIR/nsession
+E2E_RESULTS=${E2E_RESULTS:-$(mktemp)}
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - $1"
+	shift
+	[ $# -gt 0 ] && printf '    %s\n' "$@"
+	return 0
+}
+
+# check NAME EXPECTED-SUBSTRING ACTUAL
+check_contains() {
+	if [[ "$3" == *"$2"* ]]; then ok "$1"; else not_ok "$1" "expected to contain: $2" "got: $3"; fi
+}
+check_not_contains() {
+	if [[ "$3" != *"$2"* ]]; then ok "$1"; else not_ok "$1" "expected NOT to contain: $2" "got: $3"; fi
+}
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected: $2" "got: $3"; fi
+}
+
+e2e_done() {
+	echo "$pass $fail" >>"$E2E_RESULTS"
+	echo "# $(basename "$0"): $pass passed, $fail failed"
+}
+
+# A test user with subordinate ids (created once, kept between runs; its
+# subuid/subgid lines are ours and are replaced each run).
+E2E_USER=nsetest
+E2E_NOSUB=nsenosub
+E2E_SUBSTART=300000
+
+e2e_users() {
+	id "$E2E_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$E2E_USER"
+	id "$E2E_NOSUB" >/dev/null 2>&1 || useradd -m -s /bin/bash "$E2E_NOSUB"
+	local f
+	for f in /etc/subuid /etc/subgid; do
+		touch "$f"
+		sed -i "/^$E2E_USER:/d;/^$E2E_NOSUB:/d" "$f"
+		echo "$E2E_USER:$E2E_SUBSTART:65536" >>"$f"
+	done
+}
+
+# Run as the test user (rootless nsession), without PAM session side effects.
+as_user() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups --reset-env -- "$@"
+}
+
+# The distribution default; this machine ships 0600. Restored by e2e_restore_tun.
+TUN_MODE_SAVED=
+e2e_tun_open() {
+	TUN_MODE_SAVED=$(stat -c %a /dev/net/tun)
+	chmod 0666 /dev/net/tun
+}
+e2e_restore_tun() {
+	[ -n "$TUN_MODE_SAVED" ] && chmod "$TUN_MODE_SAVED" /dev/net/tun
+	return 0
+}
+
+# Processes the test user still has (there must be none after a run).
+user_procs() { pgrep -u "$1" -a 2>/dev/null || true; }

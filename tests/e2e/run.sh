@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# End-to-end acceptance of `nsession run` (issue: a command in a fresh
+# user+net+mount namespace with TAP networking). Needs root: it creates a
+# test user with subordinate ids, opens /dev/net/tun to 0666 (the
+# distribution default) for the rootless cases and restores it afterwards.
+set -u
+. "$NSESS_SRCDIR/tests/e2e/lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	not_ok "e2e run tests need root"
+	e2e_done
+	exit 1
+fi
+
+workdir=$(mktemp -d)
+chmod 755 "$workdir"
+bgpids=()
+cleanup() {
+	local p
+	for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	e2e_restore_tun
+	rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+e2e_users
+e2e_tun_open
+uid=$(id -u "$E2E_USER")
+gid=$(id -g "$E2E_USER")
+
+host_ns() { readlink /proc/self/ns/"$1"; }
+
+# ---- maps and namespaces, rootless, both layouts --------------------------
+out=$(as_user "$E2E_USER" "$NSESSION" run --map=root -- sh -c 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; readlink /proc/self/ns/user /proc/self/ns/net /proc/self/ns/mnt' 2>&1)
+check_eq "rootless root layout: uid 0 inside" "0" "$(sed -n 1p <<<"$out")"
+check_eq "rootless root layout: gid 0 inside" "0" "$(sed -n 2p <<<"$out")"
+check_contains "rootless root layout: uid_map maps 0 to the user" "$(printf '0 %10s 1' "$uid" | tr -s ' ')" "$(tr -s ' ' <<<"$out")"
+check_contains "rootless root layout: uid_map uses the subuid range" "1     $E2E_SUBSTART      65535" "$(sed -n 3,4p <<<"$out" | sed 's/^ *//' | tr -s ' ' ' ' | sed 's/ /     /;s/ /      /')"
+check_not_contains "rootless: user ns differs from the host's" "$(host_ns user)" "$out"
+check_not_contains "rootless: net ns differs from the host's" "$(host_ns net)" "$out"
+check_not_contains "rootless: mnt ns differs from the host's" "$(host_ns mnt)" "$out"
+
+out=$(as_user "$E2E_USER" "$NSESSION" run --map=keep-id -- sh -c 'id -u; id -g; cat /proc/self/uid_map' 2>&1)
+check_eq "rootless keep-id: own uid inside" "$uid" "$(sed -n 1p <<<"$out")"
+check_eq "rootless keep-id: own gid inside" "$gid" "$(sed -n 2p <<<"$out")"
+umap=$(sed -n '3,$p' <<<"$out" | awk '{print $1" "$2" "$3}' | tr '\n' '/')
+check_contains "rootless keep-id: uid maps to itself" "$uid $uid 1/" "$umap"
+check_contains "rootless keep-id: ids below uid from the range" "0 $E2E_SUBSTART $uid/" "$umap"
+
+# ---- root: --user, keep-id with all groups --------------------------------
+out=$("$NSESSION" run --user "$E2E_USER" -- sh -c 'id -u; id -g; cat /proc/self/uid_map; echo ---; cat /proc/self/gid_map; grep -E "^Cap(Eff|Prm)" /proc/self/status; readlink /proc/self/ns/user' 2>&1)
+check_eq "root --user: the user's uid inside" "$uid" "$(sed -n 1p <<<"$out")"
+check_eq "root --user: the user's gid inside" "$gid" "$(sed -n 2p <<<"$out")"
+umap=$(sed -n '3,/---/p' <<<"$out" | awk '{print $1" "$2" "$3}' | tr '\n' '/')
+check_contains "root --user: keep-id uid line" "$uid $uid 1/" "$umap"
+check_contains "root --user: fill from the subuid range" "0 $E2E_SUBSTART $uid/" "$umap"
+check_not_contains "root --user: host root never mapped" " 0 " "$(sed -n '3,/CapEff/p' <<<"$out" | awk '{print " "$2" "}')"
+check_contains "root --user: no capabilities left" "CapEff:	0000000000000000" "$out"
+check_not_contains "root --user: user ns differs" "$(host_ns user)" "$out"
+
+# ---- network inside ---------------------------------------------------------
+for who in user root; do
+	if [ $who = user ]; then
+		run=(as_user "$E2E_USER" "$NSESSION" run --)
+	else
+		run=("$NSESSION" run --user "$E2E_USER" --)
+	fi
+	out=$("${run[@]}" sh -c 'cat /sys/class/net/tap0/operstate /sys/class/net/tap0/mtu; ip -o addr show dev tap0; ip route show default; ip -6 route show default; cat /etc/resolv.conf; cat /etc/hosts; touch /etc/resolv.conf 2>&1 || true' 2>&1)
+	check_contains "$who: tap0 is up" "up" "$(head -n 1 <<<"$out")"
+	check_contains "$who: tap0 MTU 65520" "65520" "$out"
+	check_contains "$who: tap0 has 10.0.2.100/24" "inet 10.0.2.100/24" "$out"
+	check_contains "$who: tap0 has fd00::100/64" "inet6 fd00::100/64" "$out"
+	check_contains "$who: IPv4 default route via 10.0.2.2" "default via 10.0.2.2 dev tap0" "$out"
+	check_contains "$who: IPv6 default route via fd00::2" "default via fd00::2 dev tap0" "$out"
+	check_contains "$who: resolv.conf names the forwarder" "nameserver 10.0.2.3" "$out"
+	check_contains "$who: hosts names the session" "10.0.2.100" "$out"
+	check_contains "$who: resolv.conf is read-only" "Read-only file system" "$out"
+done
+
+# ---- DNS through the forwarder to a resolver on host loopback ---------------
+# libslirp forwards to the nameserver in the engine's /etc/resolv.conf, so the
+# test gives the engine (and only it) a private resolv.conf naming 127.0.0.44.
+echo "nameserver 127.0.0.44" >"$workdir/resolv.conf"
+dnsmasq --no-daemon --keep-in-foreground --port=53 --listen-address=127.0.0.44 --bind-interfaces \
+	--no-resolv --no-hosts --address=/nsession-test.example/192.0.2.55 --user=root \
+	--pid-file="$workdir/dnsmasq.pid" >"$workdir/dnsmasq.log" 2>&1 &
+bgpids+=($!)
+sleep 0.5
+out=$(unshare -m sh -c "mount --bind $workdir/resolv.conf /etc/resolv.conf && setpriv --reuid=$E2E_USER --regid=$gid --init-groups -- $NSESSION run -- getent hosts nsession-test.example" 2>&1)
+check_contains "DNS: a name served on host loopback resolves inside (rootless)" "192.0.2.55" "$out"
+out=$(unshare -m sh -c "mount --bind $workdir/resolv.conf /etc/resolv.conf && $NSESSION run --user $E2E_USER -- getent hosts nsession-test.example" 2>&1)
+check_contains "DNS: a name served on host loopback resolves inside (root --user)" "192.0.2.55" "$out"
+
+# ---- host loopback: off by default, on with --allow-host-loopback ----------
+port=$((20000 + RANDOM % 20000))
+socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo hello-from-host' >/dev/null 2>&1 &
+bgpids+=($!)
+sleep 0.3
+probe="timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.2.2/$port && head -n 1 <&3' 2>&1 || echo unreachable"
+out=$(as_user "$E2E_USER" "$NSESSION" run -- bash -c "$probe" 2>&1)
+check_contains "host loopback unreachable by default (rootless)" "unreachable" "$out"
+check_not_contains "host loopback unreachable by default: no data" "hello-from-host" "$out"
+out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- bash -c "$probe" 2>&1)
+check_contains "host loopback reachable with --allow-host-loopback (rootless)" "hello-from-host" "$out"
+out=$("$NSESSION" run --user "$E2E_USER" -- bash -c "$probe" 2>&1)
+check_contains "host loopback unreachable by default (root --user)" "unreachable" "$out"
+out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- bash -c "$probe" 2>&1)
+check_contains "host loopback reachable with --allow-host-loopback (root --user)" "hello-from-host" "$out"
+
+# ---- --publish reaches a listener inside -----------------------------------
+hport=$((20000 + RANDOM % 20000))
+as_user "$E2E_USER" "$NSESSION" run --publish 127.0.0.1:$hport:8080 -- \
+	socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo hello-from-inside' >"$workdir/pub.log" 2>&1 &
+pubpid=$!
+got=
+for _ in $(seq 1 50); do
+	got=$(timeout 2 socat -T 2 - TCP:127.0.0.1:$hport </dev/null 2>/dev/null) && [ -n "$got" ] && break
+	sleep 0.1
+done
+check_contains "--publish 127.0.0.1:$hport:8080 reaches the session" "hello-from-inside" "$got"
+kill -TERM $pubpid
+wait $pubpid
+check_eq "SIGTERM to nsession is forwarded: exit 143" "143" "$?"
+
+# ---- exit status and signals ---------------------------------------------
+as_user "$E2E_USER" "$NSESSION" run -- sh -c 'exit 7' >/dev/null 2>&1
+check_eq "exit status is the command's" "7" "$?"
+as_user "$E2E_USER" "$NSESSION" run -- sh -c 'kill -KILL $$' >/dev/null 2>&1
+check_eq "killed by signal 9: exit 137" "137" "$?"
+as_user "$E2E_USER" "$NSESSION" run -- sleep 30 >/dev/null 2>&1 &
+p=$!
+sleep 0.5
+kill -USR1 $p
+wait $p
+check_eq "SIGUSR1 forwarded to the command: exit 138" "138" "$?"
+as_user "$E2E_USER" "$NSESSION" run -- sleep 30 >/dev/null 2>&1 &
+p=$!
+sleep 0.5
+kill -INT $p
+wait $p
+check_eq "SIGINT forwarded to the command: exit 130" "130" "$?"
+"$NSESSION" run --user "$E2E_USER" -- sleep 30 >/dev/null 2>&1 &
+p=$!
+sleep 0.5
+kill -HUP $p
+wait $p
+check_eq "root --user: SIGHUP forwarded: exit 129" "129" "$?"
+err=$(as_user "$E2E_USER" "$NSESSION" run -- /nonexistent/cmd 2>&1)
+rc=$?
+check_eq "a command that cannot be run: exit 127" "127" "$rc"
+check_contains "a command that cannot be run: named" "/nonexistent/cmd" "$err"
+
+sleep 0.5
+check_eq "no process of the test user remains" "" "$(user_procs "$E2E_USER")"
+check_eq "no nsession process remains" "" "$(pgrep -a -x nsession || true)"
+
+# ---- --net=none and --net=host ---------------------------------------------
+out=$(as_user "$E2E_USER" "$NSESSION" run --net=none -- sh -c 'ls /sys/class/net' 2>&1)
+check_eq "--net=none: only lo" "lo" "$out"
+out=$(as_user "$E2E_USER" "$NSESSION" run --net=host -- readlink /proc/self/ns/net 2>&1)
+check_eq "--net=host: the host's network namespace" "$(host_ns net)" "$out"
+
+# ---- bad input --------------------------------------------------------------
+err=$("$NSESSION" run --bogus -- true 2>&1)
+rc=$?
+check_eq "unknown option: exit 2" "2" "$rc"
+check_contains "unknown option: named" "unknown option '--bogus'" "$err"
+err=$("$NSESSION" run 2>&1)
+rc=$?
+check_eq "missing command: exit 2" "2" "$rc"
+check_contains "missing command: said" "no command given" "$err"
+err=$("$NSESSION" run --user no-such-user-xyz -- true 2>&1)
+rc=$?
+check_eq "unknown user: exit 125" "125" "$rc"
+check_contains "unknown user: named" "unknown user 'no-such-user-xyz'" "$err"
+err=$("$NSESSION" run -- true 2>&1)
+rc=$?
+check_eq "root without --user: exit 125" "125" "$rc"
+check_contains "root without --user: explains" "--user" "$err"
+err=$(as_user "$E2E_USER" "$NSESSION" run --publish 99999:80 -- true 2>&1)
+check_contains "bad --publish: names the value" "99999:80" "$err"
+err=$(as_user "$E2E_USER" "$NSESSION" run --mtu 100 -- true 2>&1)
+check_contains "bad --mtu: names the value" "100" "$err"
+
+# no subid entry: falls back to a single-id map with one warning
+out=$(as_user "$E2E_NOSUB" "$NSESSION" run -- sh -c 'id -u; cat /proc/self/uid_map' 2>&1)
+rc=$?
+check_eq "no subid entry: still runs" "0" "$rc"
+check_contains "no subid entry: warns once" "no subuid range for $E2E_NOSUB" "$out"
+check_eq "no subid entry: exactly one warning" "1" "$(grep -c 'warning:' <<<"$out")"
+check_eq "no subid entry: single-id map" "1" "$(grep -cE '^ +0 +[0-9]+ +1$' <<<"$out")"
+
+# a malformed subuid line for the user fails closed, naming file:line
+cp /etc/subuid "$workdir/subuid.bak"
+echo "$E2E_USER:0:65536" >>/etc/subuid
+line=$(wc -l </etc/subuid)
+err=$(as_user "$E2E_USER" "$NSESSION" run -- true 2>&1)
+rc=$?
+cp "$workdir/subuid.bak" /etc/subuid
+check_eq "malformed subuid line: exit 125" "125" "$rc"
+check_contains "malformed subuid line: file:line" "/etc/subuid:$line" "$err"
+
+# /dev/net/tun 0600: rootless cannot create the TAP; the error names the fix
+chmod 0600 /dev/net/tun
+err=$(as_user "$E2E_USER" "$NSESSION" run -- true 2>&1)
+rc=$?
+chmod 0666 /dev/net/tun
+check_eq "/dev/net/tun 0600: exit 125" "125" "$rc"
+check_contains "/dev/net/tun 0600: names the fix" "chmod 0666 /dev/net/tun" "$err"
+sleep 0.3
+check_eq "after failures: nothing of the user left running" "" "$(user_procs "$E2E_USER")"
+
+e2e_done
+[ "$fail" -eq 0 ]
