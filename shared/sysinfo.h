@@ -293,7 +293,8 @@ int nsess_sysinfo_probe_all(const struct nsess_sysinfo_opts *o, struct nsess_fin
  * uneventful facts (namespaces present, no container, seccomp off) are left
  * out. Ends with "..." when cut.
  *
- * Return: 0, -EINVAL, or -ENOSPC when the line was cut.
+ * Return: 0, -EINVAL (@buf NULL or @len < 4), -ENOMEM, or -ENOSPC when the
+ * line was cut.
  */
 int nsess_sysinfo_summary(const struct nsess_sysinfo_opts *o, char *buf, size_t len);
 

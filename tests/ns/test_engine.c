@@ -45,11 +45,6 @@
 #include "netplan.h"
 #include "../unit/testlib.h"
 
-/* criterion 2.4 has cr_fatal only in <criterion/new/assert.h>, which clashes
- * with the classic asserts used here; testlib.h's NSESS_TEST_NEED needs it */
-#ifndef cr_fatal
-#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
-#endif
 
 #define ENGINE_TEST_TIMEOUT_S 10
 #define GUEST_PORT 8080

@@ -34,11 +34,6 @@
 
 #include "netconf.h"
 #include "netplan.h"
-/* testlib.h uses cr_fatal(), which only <criterion/new/assert.h> defines */
-#include <criterion/criterion.h>
-#ifndef cr_fatal
-#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
-#endif
 #include "../unit/testlib.h"
 
 #define CHILD_SKIP 77

@@ -21,11 +21,6 @@
 #include "sysinfo.h"
 #include "util.h"
 
-/* testlib.h's NSESS_TEST_NEED uses cr_fatal, which only criterion/new/assert.h defines */
-#ifndef cr_fatal
-#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
-#endif
-
 #define SYSINFO_FIX NSESS_FIXTURES "/sysinfo"
 
 static const struct nsess_finding *find(const struct nsess_findings *fs, const char *id)

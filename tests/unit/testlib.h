@@ -27,7 +27,7 @@ static inline bool nsess_test_must_run(void)
 	do {                                                                         \
 		if (!(cond)) {                                                       \
 			if (nsess_test_must_run())                                   \
-				cr_fatal("cannot run: %s (must run: CI=true or "      \
+				cr_assert_fail("cannot run: %s (must run: CI=true or " \
 					 "NSESS_TEST_MUST_RUN=1)", why);             \
 			else                                                         \
 				cr_skip_test("%s", why);                             \
