@@ -96,8 +96,11 @@ int nsess_mounts_setup(const struct nsess_netplan *p,
 		if (r < 0)
 			return nsess_error_set(e, -r,
 					       "replacing /etc/resolv.conf with the engine's DNS "
-					       "forwarder: %s (is /etc/resolv.conf a dangling symlink?)",
-					       strerror(-r));
+					       "forwarder: %s%s",
+					       strerror(-r),
+					       r == -ENOENT ? " (/etc/resolv.conf is a dangling symlink: "
+							      "point it at an existing file)"
+							    : "");
 	}
 	n = nsess_netplan_hosts(p, text, sizeof(text));
 	if (n < 0)

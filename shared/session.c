@@ -86,6 +86,7 @@ int nsess_user_lookup(const char *name, uid_t uid, struct nsess_user *out, struc
 struct session_setup {
 	int sock;
 	const struct nsess_netplan *plan;
+	bool holder;	/* created by root: host kuid 0, unmapped inside */
 	uint32_t inside_uid;
 	uint32_t inside_gid;
 };
@@ -134,11 +135,6 @@ static int session_setup_child(struct session_setup *st)
 		return -EBADMSG;
 	st->inside_gid = v;
 
-	r = nsess_mounts_setup(st->plan, session_warn_parent, st, &e);
-	if (r < 0) {
-		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_MOUNTS, -r, -1, "%s", e.msg);
-		return r;
-	}
 	if (st->plan->mode == NSESS_NET_SLIRP) {
 		r = nsess_tap_create(st->plan->ifname, &tap, &e);
 		if (r < 0) {
@@ -152,6 +148,26 @@ static int session_setup_child(struct session_setup *st)
 			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_NET, -r, -1, "%s", e.msg);
 			return r;
 		}
+	}
+	/*
+	 * A holder made by root still has host uid 0, which the map leaves
+	 * unmapped: it could not create a file on the tmpfs. The TAP was opened
+	 * above while that uid still owned the 0600 /dev/net/tun; now become
+	 * root inside (a delegated id, never host root) for the mounts.
+	 */
+	if (st->holder && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) &&
+	    /* a single-id map has no inside 0: take the user's inside ids */
+	    (setresgid(st->inside_gid, st->inside_gid, st->inside_gid) < 0 ||
+	     setresuid(st->inside_uid, st->inside_uid, st->inside_uid) < 0)) {
+		r = -errno;
+		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_SETID, -r, -1,
+				"becoming root inside the new namespace: %s", strerror(-r));
+		return r;
+	}
+	r = nsess_mounts_setup(st->plan, session_warn_parent, st, &e);
+	if (r < 0) {
+		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_MOUNTS, -r, -1, "%s", e.msg);
+		return r;
 	}
 	return nsess_sync_send(st->sock, NSESS_SYNC_NET_READY, 0, 0, tap, NULL);
 
@@ -627,7 +643,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 		return nsess_error_set(e, -r, "fork: %s", strerror(-r));
 	}
 	if (r == 0) {
-		struct session_setup st = { .sock = sv[1], .plan = plan };
+		struct session_setup st = { .sock = sv[1], .plan = plan, .holder = true };
 		char c;
 
 		close(sv[0]);
