@@ -13,16 +13,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "log.h"
 #include "netplan.h"
 #include "session.h"
 
-#define EXIT_USAGE 2
-#define EXIT_SETUP 125
 
 static void cli_usage(FILE *f)
 {
 	fputs("usage: nsession run [OPTIONS] [--] COMMAND [ARGS...]\n"
+	      "       nsession doctor [--user NAME] [--json]\n"
 	      "       nsession --version | --help\n"
 	      "\n"
 	      "Run COMMAND in a fresh user, network and mount namespace.\n"
@@ -180,6 +180,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cli_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cli_doctor(argc - 1, argv + 1);
 	fprintf(stderr, "nsession: unknown command '%s'\nTry 'nsession --help'.\n", argv[1]);
 	return EXIT_USAGE;
 }
