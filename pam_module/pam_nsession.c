@@ -153,7 +153,10 @@ static void pam_nsess_cleanup(pam_handle_t *pamh, void *data, int error_status)
 }
 
 /* Group names of the user, for [group NAME] policy sections. */
-static size_t pam_nsess_group_names(const struct nsess_user *u, char names[][64], size_t max)
+#define NSESS_GROUP_NAME_MAX 258
+
+static size_t pam_nsess_group_names(const struct nsess_user *u, char names[][NSESS_GROUP_NAME_MAX],
+				    size_t max)
 {
 	char buf[4096];
 	size_t n = 0;
@@ -162,7 +165,7 @@ static size_t pam_nsess_group_names(const struct nsess_user *u, char names[][64]
 		struct group gr, *res = NULL;
 
 		if (getgrgid_r(u->groups[i], &gr, buf, sizeof(buf), &res) == 0 && res &&
-		    strlen(gr.gr_name) < 64)
+		    strlen(gr.gr_name) < NSESS_GROUP_NAME_MAX)
 			strcpy(names[n++], gr.gr_name);
 	}
 	return n;
@@ -202,7 +205,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	struct nsess_log log;
 	const void *existing = NULL;
 	const char *name = NULL;
-	char groups[NSESS_GROUPS_MAX][64];
+	char (*groups)[NSESS_GROUP_NAME_MAX] = NULL;
 	const char *gptr[NSESS_GROUPS_MAX];
 	size_t ng;
 	int r, ret;
@@ -217,36 +220,49 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 
-	r = nsess_policy_load(a.config, &pf, &e);
-	if (r < 0)
-		return pam_nsess_fail(pamh, NULL, name, e.msg);
-
 	u = calloc(1, sizeof(*u));
-	if (!u) {
-		nsess_policy_free(pf);
+	if (!u)
 		return pam_nsess_fail(pamh, NULL, name, "out of memory");
-	}
 	r = nsess_user_lookup(name, 0, u, &e);
 	if (r < 0) {
-		nsess_policy_free(pf);
 		free(u);
 		return pam_nsess_fail(pamh, NULL, name, e.msg);
+	}
+	/*
+	 * Root is never sandboxed (host root cannot be mapped into a
+	 * session), so decide that before the policy is read: a broken policy
+	 * file must not lock root out too.
+	 */
+	if (u->uid == 0) {
+		nsess_log(&log, LOG_DEBUG, "%s: no sandbox (root)", name);
+		free(u);
+		return PAM_IGNORE;
+	}
+	r = nsess_policy_load(a.config, &pf, &e);
+	if (r < 0) {
+		free(u);
+		return pam_nsess_fail(pamh, NULL, name, e.msg);
+	}
+	groups = calloc(NSESS_GROUPS_MAX, sizeof(*groups));
+	if (!groups) {
+		nsess_policy_free(pf);
+		free(u);
+		return pam_nsess_fail(pamh, NULL, name, "out of memory");
 	}
 	ng = pam_nsess_group_names(u, groups, NSESS_GROUPS_MAX);
 	for (size_t i = 0; i < ng; i++)
 		gptr[i] = groups[i];
 	nsess_policy_resolve(pf, u->name, gptr, ng, &pol);
 	nsess_policy_free(pf);
+	free(groups);
 	if (a.debug) {
 		char desc[512];
 
 		if (nsess_policy_describe(&pol, desc, sizeof(desc)) > 0)
 			nsess_log(&log, LOG_DEBUG, "policy for %s: %s", name, desc);
 	}
-	if (!pol.sandbox || u->uid == 0) {
-		/* root is never sandboxed: host root cannot be mapped into a session */
-		nsess_log(&log, LOG_DEBUG, "%s: no sandbox (%s)", name,
-			  u->uid == 0 ? "root" : "policy sandbox = no");
+	if (!pol.sandbox) {
+		nsess_log(&log, LOG_DEBUG, "%s: no sandbox (policy sandbox = no)", name);
 		free(u);
 		return PAM_IGNORE;
 	}
