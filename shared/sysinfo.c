@@ -33,6 +33,9 @@
 #define SYSINFO_U32_MAX_BYTES 64
 #define SYSINFO_STATUS_MAX (64 * 1024)
 #define SYSINFO_ENVIRON_MAX (64 * 1024)
+/* the longest text field a renderer escapes */
+#define SYSINFO_FIELD_MAX \
+	(NSESS_FINDING_SEEN_MAX > NSESS_FINDING_FIX_MAX ? NSESS_FINDING_SEEN_MAX : NSESS_FINDING_FIX_MAX)
 
 /* ---- findings ------------------------------------------------------------ */
 
@@ -68,6 +71,7 @@ int nsess_findings_add(struct nsess_findings *fs, const struct nsess_finding *f)
 	d->seen[sizeof(d->seen) - 1] = '\0';
 	d->fix[sizeof(d->fix) - 1] = '\0';
 	d->fact[sizeof(d->fact) - 1] = '\0';
+	d->area[sizeof(d->area) - 1] = '\0';
 	return 0;
 }
 
@@ -168,7 +172,7 @@ static const char *sysinfo_strerror(int err, char *buf, size_t len)
 	return strerror_r(err, buf, len);
 }
 
-/* Like sysinfo_strerror(), in the words of sysinfo_read_file()'s refusals. */
+/* Like sysinfo_strerror(), in the words of nsess_sysinfo_read_file()'s refusals. */
 static const char *sysinfo_read_strerror(int err, char *buf, size_t len)
 {
 	if (err == -EBADF)
@@ -279,7 +283,7 @@ size_t nsess_sysinfo_json_escape(const char *in, char *out, size_t outlen)
 
 int nsess_findings_to_text(const struct nsess_findings *fs, char *buf, size_t len)
 {
-	char esc[4 * NSESS_FINDING_FIX_MAX + 8];
+	char esc[4 * SYSINFO_FIELD_MAX + 8];
 	struct sysinfo_out o = { buf, len, 0 };
 	unsigned int i;
 
@@ -313,7 +317,7 @@ int nsess_findings_to_text(const struct nsess_findings *fs, char *buf, size_t le
 
 static void sysinfo_put_json_str(struct sysinfo_out *o, const char *s)
 {
-	char esc[6 * NSESS_FINDING_FIX_MAX + 8];
+	char esc[6 * SYSINFO_FIELD_MAX + 8];
 
 	sysinfo_put(o, "\"");
 	nsess_sysinfo_json_escape(s, esc, sizeof(esc));
@@ -380,8 +384,8 @@ static int sysinfo_path(const char *root, const char *path, char *out, size_t le
  * -EFBIG means the file held more than @len bytes (the first @len are in
  * @buf). No NUL is added: the data may contain NULs.
  */
-static int sysinfo_read_file(const char *root, const char *path, char *buf, size_t len,
-			     size_t *got)
+int nsess_sysinfo_read_file(const char *root, const char *path, char *buf, size_t len,
+			    size_t *got)
 {
 	char full[PATH_MAX];
 	_cleanup_close_ int fd = -1;
@@ -436,7 +440,7 @@ int nsess_sysinfo_read_u32(const char *root, const char *path, unsigned int *out
 
 	if (raw && rawlen)
 		raw[0] = '\0';
-	r = sysinfo_read_file(root, path, buf, SYSINFO_U32_MAX_BYTES, &got);
+	r = nsess_sysinfo_read_file(root, path, buf, SYSINFO_U32_MAX_BYTES, &got);
 	if (raw && rawlen && (r == 0 || r == -EFBIG)) {
 		size_t c = got < rawlen - 1 ? got : rawlen - 1;
 
@@ -991,7 +995,7 @@ static void sysinfo_probe_status(const struct nsess_sysinfo_opts *o, struct nses
 	if (!data) {
 		r = -ENOMEM;
 	} else {
-		r = sysinfo_read_file(o->root, path, data, SYSINFO_STATUS_MAX, &got);
+		r = nsess_sysinfo_read_file(o->root, path, data, SYSINFO_STATUS_MAX, &got);
 		/* the two lines sit early in the file: a long tail does not matter */
 		if (r == -EFBIG)
 			r = 0;
@@ -1092,7 +1096,7 @@ static void sysinfo_probe_container(const struct nsess_sysinfo_opts *o, struct n
 	data = malloc(SYSINFO_ENVIRON_MAX);
 	if (data) {
 		/* pid 1's environment: unreadable for non-root, which is fine */
-		r = sysinfo_read_file(o->root, "/proc/1/environ", data, SYSINFO_ENVIRON_MAX, &got);
+		r = nsess_sysinfo_read_file(o->root, "/proc/1/environ", data, SYSINFO_ENVIRON_MAX, &got);
 		if (r == 0 || r == -EFBIG) {
 			for (pos = 0; pos < got;) {
 				const char *e = data + pos;
@@ -1107,7 +1111,7 @@ static void sysinfo_probe_container(const struct nsess_sysinfo_opts *o, struct n
 				pos += elen + 1;
 			}
 		}
-		r = sysinfo_read_file(o->root, "/run/systemd/container", data, 64, &got);
+		r = nsess_sysinfo_read_file(o->root, "/run/systemd/container", data, 64, &got);
 		if (r == 0 || r == -EFBIG) {
 			char v[40];
 
@@ -1118,7 +1122,7 @@ static void sysinfo_probe_container(const struct nsess_sysinfo_opts *o, struct n
 				snprintf(kind, sizeof(kind), "%s", v);
 			sysinfo_hint(hints, sizeof(hints), "/run/systemd/container=%s", v);
 		}
-		r = sysinfo_read_file(o->root, "/proc/self/cgroup", data, 4096, &got);
+		r = nsess_sysinfo_read_file(o->root, "/proc/self/cgroup", data, 4096, &got);
 		if (r == 0 || r == -EFBIG) {
 			data[got < 4096 ? got : 4095] = '\0';
 			for (i = 0; i < NSESS_ARRAY_SIZE(cgroup_marks); i++) {

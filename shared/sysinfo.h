@@ -33,7 +33,8 @@ enum {
 #define NSESS_FINDING_SEEN_MAX 256
 #define NSESS_FINDING_FIX_MAX 384
 #define NSESS_FINDING_FACT_MAX 96
-#define NSESS_FINDINGS_MAX 64
+#define NSESS_FINDING_AREA_MAX 16
+#define NSESS_FINDINGS_MAX 128
 
 /**
  * struct nsess_finding - one observation about the machine
@@ -43,6 +44,11 @@ enum {
  * @fix: what an admin should do; empty when nothing is to be done
  * @fact: compact form for the one-line summary ("/dev/net/tun crw------- root");
  *        empty when the finding is not worth a place in that line
+ * @area: the group a report shows the finding under ("kernel", "tun",
+ *        "helpers", "subid", "user", "pam", "engine", "sessions"); empty
+ *        for the machine probes here, `nsession doctor` fills it
+ * @needs_root: the check could not be done completely without root (the
+ *              finding then says what was left out)
  */
 struct nsess_finding {
 	char id[NSESS_FINDING_ID_MAX];
@@ -50,6 +56,8 @@ struct nsess_finding {
 	char seen[NSESS_FINDING_SEEN_MAX];
 	char fix[NSESS_FINDING_FIX_MAX];
 	char fact[NSESS_FINDING_FACT_MAX];
+	char area[NSESS_FINDING_AREA_MAX];
+	bool needs_root;
 };
 
 /**
@@ -206,6 +214,24 @@ size_t nsess_sysinfo_json_escape(const char *in, char *out, size_t outlen);
  */
 int nsess_sysinfo_read_u32(const char *root, const char *path, unsigned int *out,
 			   char *raw, size_t rawlen);
+
+/**
+ * nsess_sysinfo_read_file() - bounded read of a small regular file below a root
+ * @root: root directory (NULL or "/" for the real machine)
+ * @path: absolute path below @root
+ * @buf: receives at most @len bytes; no NUL is added (the data may hold NULs)
+ * @len: size of @buf
+ * @got: the number of bytes read (also set for -EFBIG)
+ *
+ * Opens with O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, so a symlink in the last
+ * component or a FIFO never blocks or redirects the read.
+ *
+ * Return: 0; -EFBIG when the file holds more than @len bytes (the first
+ * @len are in @buf); -ELOOP a symlink; -EBADF not a regular file;
+ * -ENAMETOOLONG; other -errno from open/read.
+ */
+int nsess_sysinfo_read_file(const char *root, const char *path, char *buf, size_t len,
+			    size_t *got);
 
 /**
  * nsess_sysinfo_judge_tun() - judge /dev/net/tun from its lstat() result
