@@ -10,6 +10,7 @@
 
 #include "mapwrite.h"
 #include "subid.h"
+#include "doctor.h"
 #include "sysinfo.h"
 
 static int mapwrite_one_kind(const char *root, enum nsess_subid_kind kind, const char *user,
@@ -217,13 +218,24 @@ static void mapwrite_explain(const struct nsess_map_request *req, const struct n
 				      rep->a[i].tried ? rep->a[i].msg : "skipped");
 	if (o < len && nsess_sysinfo_summary(&so, machine, sizeof(machine)) > 0)
 		o += (size_t)snprintf(b + o, len - o, " %s;", machine);
-	if (o < len)
-		snprintf(b + o, len - o,
-			 " fix: install the 'uidmap' package (setuid newuidmap/newgidmap) and give "
-			 "%s ranges in /etc/subuid and /etc/subgid (usermod --add-subuids "
-			 "100000-165535 --add-subgids 100000-165535 %s), or run 'nsession doctor "
-			 "--user %s'",
-			 user, user, user);
+	if (o < len) {
+		/* the fixes come from the same checks `nsession doctor` runs */
+		struct nsess_doctor_opts dop = {
+			.root = req->root,
+			.user = req->user,
+			.newuidmap = req->newuidmap,
+			.newgidmap = req->newgidmap,
+			.as_root = req->privileged,
+			.areas = NSESS_DOCTOR_KERNEL | NSESS_DOCTOR_TUN | NSESS_DOCTOR_HELPERS |
+				 NSESS_DOCTOR_SUBID | NSESS_DOCTOR_USER,
+		};
+		char brief[700];
+
+		if (nsess_doctor_brief(&dop, brief, sizeof(brief)) >= 0)
+			snprintf(b + o, len - o, " %s", brief);
+		else
+			snprintf(b + o, len - o, " run 'nsession doctor --user %s'", user);
+	}
 }
 
 int nsess_maps_write(const struct nsess_map_request *req, const struct nsess_proc *target,

@@ -33,11 +33,12 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <linux/capability.h>
 
+#include "doctor.h"
 #include "engine.h"
 #include "mounts.h"
 #include "netconf.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sync.h"
 
@@ -79,6 +80,29 @@ int nsess_user_lookup(const char *name, uid_t uid, struct nsess_user *out, struc
 		u.groups[u.n_groups++] = groups[i];
 	*out = u;
 	return 0;
+}
+
+/*
+ * A setup failure gets the fixes `nsession doctor` would give, from the same
+ * checks (the id-map chain adds its own, so it is not asked twice).
+ */
+static void session_explain(struct nsess_error *e, const char *root, const char *user,
+			    bool as_root)
+{
+	struct nsess_doctor_opts dop = {
+		.root = root,
+		.user = user,
+		.as_root = as_root,
+		.areas = NSESS_DOCTOR_KERNEL | NSESS_DOCTOR_TUN | NSESS_DOCTOR_HELPERS |
+			 NSESS_DOCTOR_SUBID | NSESS_DOCTOR_USER,
+	};
+	char brief[600];
+	size_t l = strlen(e->msg);
+
+	if (strstr(e->msg, "doctor:") || l + 8 >= sizeof(e->msg))
+		return;
+	if (nsess_doctor_brief(&dop, brief, sizeof(brief)) >= NSESS_WARN)
+		snprintf(e->msg + l, sizeof(e->msg) - l, "; %s", brief);
 }
 
 /* ---- the setup child (rootless child or root holder) ------------------- */
@@ -489,6 +513,21 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		tap = -1;
 		if (r < 0)
 			goto fail_child;
+		/*
+		 * This process is the user already, with empty capability sets
+		 * in the init namespace; its bounding set cannot be emptied
+		 * without CAP_SETPCAP. Lock it and load the allowlist that also
+		 * covers waiting for the command and forwarding signals.
+		 */
+		r = nsess_sandbox_lock();
+		if (r == 0)
+			r = nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
+		if (r < 0) {
+			nsess_error_set(&e, -r, "confining the network engine (seccomp): %s",
+					strerror(-r));
+			nsess_engine_free(eng);
+			goto fail_child;
+		}
 	}
 
 	w = (struct session_wait){ .cmd = &child, .sigfd = sigfd, .sync = sv[0], .eng = eng, .log = log };
@@ -508,6 +547,7 @@ fail_child:
 	nsess_proc_wait(&child, NULL);
 	nsess_proc_close(&child);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	session_explain(&e, o->root, u.name, false);
 fail:
 	nsess_log(log, LOG_ERR, "%s", e.msg);
 	if (sv[0] >= 0)
@@ -564,19 +604,6 @@ void nsess_session_destroy(struct nsess_session *s)
 	nsess_session_close_fds(s);
 }
 
-/* Drop every capability for good, then become the user: the engine's identity. */
-static int session_become_unprivileged(uint32_t uid, uint32_t gid)
-{
-	for (int c = 0; c <= CAP_LAST_CAP; c++)
-		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return -errno;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	return 0;
-}
-
 static void session_engine_stop_cb(struct nsess_engine *eng, int fd, short revents, void *data)
 {
 	nsess_engine_stop(eng);
@@ -590,12 +617,17 @@ static void session_engine_main(const struct nsess_netplan *plan, int tap, int l
 	struct nsess_error e = { 0 };
 
 	setsid();
-	if (session_become_unprivileged(u->uid, u->gid) < 0)
+	/* every capability for good, then the user's ids; see sandbox.c */
+	if (nsess_sandbox_stdio_null() < 0 || nsess_sandbox_drop_privileges(u->uid, u->gid) < 0 ||
+	    nsess_sandbox_lock() < 0)
 		_exit(125);
 	if (nsess_engine_new(plan, tap, NULL, &eng, &e) < 0)
 		_exit(125);
 	if (nsess_engine_watch(eng, lifeline_r, POLLIN, session_engine_stop_cb, NULL) < 0 ||
 	    nsess_engine_watch(eng, holder_pidfd, POLLIN, session_engine_stop_cb, NULL) < 0)
+		_exit(125);
+	/* sockets bound, files read: from here on only the loop's syscalls */
+	if (nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE) < 0)
 		_exit(125);
 	nsess_engine_run(eng);
 	nsess_engine_free(eng);
@@ -728,6 +760,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 fail_ns:
 	nsess_error_set(e, -r, "opening the session's namespaces: %s", strerror(-r));
 fail:
+	session_explain(e, o->root, u->name, true);
 	if (tap >= 0)
 		close(tap);
 	if (life[0] >= 0)

@@ -81,9 +81,11 @@ done
 
 # ---- DNS through the forwarder to a resolver on host loopback ---------------
 # libslirp forwards to the nameserver in the engine's /etc/resolv.conf, so the
-# test gives the engine (and only it) a private resolv.conf naming 127.0.0.44.
-echo "nameserver 127.0.0.44" >"$workdir/resolv.conf"
-dnsmasq --no-daemon --keep-in-foreground --port=53 --listen-address=127.0.0.44 --bind-interfaces \
+# test gives the engine (and only it) a private resolv.conf naming a random
+# loopback address, so concurrent runs cannot answer each other.
+dns_ip=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 2))
+echo "nameserver $dns_ip" >"$workdir/resolv.conf"
+dnsmasq --no-daemon --keep-in-foreground --port=53 --listen-address=$dns_ip --bind-interfaces \
 	--no-resolv --no-hosts --address=/nsession-test.example/192.0.2.55 --user=root \
 	--pid-file="$workdir/dnsmasq.pid" >"$workdir/dnsmasq.log" 2>&1 &
 bgpids+=($!)
