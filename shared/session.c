@@ -535,6 +535,8 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	if (r < 0)
 		nsess_log(log, LOG_ERR, "network engine failed: %s", strerror(-r));
 	nsess_engine_free(eng);
+	/* session_finish() may read the socket once more: not through the engine */
+	w.eng = NULL;
 	*exit_code = session_finish(&w, log);
 	nsess_proc_close(&child);
 	close(sigfd);
