@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -200,6 +201,26 @@ fail_userns:
 	return r;
 }
 
+/* A map as one log line: "uid_map: 0 300000 1002 / 1002 1002 1 / ..." */
+static void session_log_map(const struct nsess_log *log, const char *what, const char *map)
+{
+	char line[1024];
+	size_t o = 0;
+
+	for (const char *p = map; *p && o + 4 < sizeof(line); p++) {
+		if (*p == '\n') {
+			if (p[1]) {
+				memcpy(line + o, " / ", 3);
+				o += 3;
+			}
+		} else {
+			line[o++] = *p;
+		}
+	}
+	line[o] = '\0';
+	nsess_log(log, LOG_DEBUG, "%s: %s", what, line);
+}
+
 /* Parent side of the handshake up to NET_READY; logs warnings. */
 static int session_drive_setup(int sock, const struct nsess_proc *child,
 			       const struct nsess_map_request *mreq, struct nsess_map_report *rep,
@@ -217,8 +238,8 @@ static int session_drive_setup(int sock, const struct nsess_proc *child,
 		return r;
 	if (rep->warning[0])
 		nsess_log(log, LOG_WARNING, "%s", rep->warning);
-	nsess_log(log, LOG_DEBUG, "uid_map: %s", rep->uid_map);
-	nsess_log(log, LOG_DEBUG, "gid_map: %s", rep->gid_map);
+	session_log_map(log, "uid_map", rep->uid_map);
+	session_log_map(log, "gid_map", rep->gid_map);
 	r = nsess_sync_send(sock, NSESS_SYNC_MAPS_DONE, 0, 0, -1, "%u %u", rep->inside_uid,
 			    rep->inside_gid);
 	if (r < 0)
@@ -278,6 +299,7 @@ struct session_wait {
 	int exec_err;
 	char exec_msg[NSESS_SYNC_TEXT_MAX + 1];
 	struct nsess_engine *eng; /* NULL: plain poll loop */
+	struct nsess_proc *engine_proc; /* root path: the engine process, to notice its death */
 	const struct nsess_log *log;
 };
 
@@ -350,21 +372,35 @@ static int session_wait_loop(struct session_wait *w)
 		return r;
 	}
 	while (!w->exited) {
-		struct pollfd p[3] = {
+		struct nsess_proc *eng = w->engine_proc;
+		struct pollfd p[4] = {
 			{ .fd = w->sigfd, .events = POLLIN },
 			{ .fd = w->cmd->pidfd, .events = POLLIN },
+			{ .fd = eng && eng->pidfd >= 0 ? eng->pidfd : -1, .events = POLLIN },
 			{ .fd = w->sync, .events = POLLIN },
 		};
 
-		if (poll(p, w->sync >= 0 ? 3 : 2, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
 		if (p[0].revents)
 			session_on_signal(w);
-		if (w->sync >= 0 && p[2].revents)
+		if (w->sync >= 0 && p[3].revents)
 			session_on_sync(w);
+		if (p[2].revents) {
+			int st = 0;
+
+			/* the session keeps running, without a network: say so once */
+			nsess_proc_wait(eng, &st);
+			nsess_log(w->log, LOG_WARNING,
+				  "the network engine (pid %d) ended (%s %d): the session has no "
+				  "network from now on",
+				  (int)eng->pid, WIFSIGNALED(st) ? "signal" : "status",
+				  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			nsess_proc_close(eng);
+		}
 		if (p[1].revents)
 			w->exited = true;
 	}
@@ -416,12 +452,20 @@ static int session_signals_block(sigset_t *old, int *sigfd)
 	return 0;
 }
 
-/* In the child just before exec: report a failure the parent can print. */
-static void session_exec(int sock, char *const argv[])
+/*
+ * In the child just before exec: the command dies with nsession (whose
+ * engine is its network), and a failure is reported for the parent to
+ * print. The parent-death signal is set here, after the id switch, because
+ * changing ids clears it; getppid() closes the race with a parent that died
+ * before the prctl.
+ */
+static void session_exec(int sock, pid_t parent, char *const argv[])
 {
 	char esc[200];
 	int err;
 
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+		_exit(125);
 	execvp(argv[0], argv);
 	err = errno;
 	nsess_sync_send(sock, NSESS_SYNC_ERROR, NSESS_STAGE_EXEC, err, -1, "cannot run '%s': %s%s",
@@ -443,6 +487,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	struct nsess_map_request mreq;
 	struct session_wait w;
 	sigset_t oldmask;
+	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
 
 	r = nsess_user_lookup(NULL, getuid(), &u, &e);
@@ -458,6 +503,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		nsess_error_set(&e, -r, "signalfd: %s", strerror(-r));
 		goto fail;
 	}
+	parent = getpid();
 	r = nsess_fork(&child);
 	if (r < 0) {
 		nsess_error_set(&e, -r, "fork: %s", strerror(-r));
@@ -483,8 +529,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 					"setresuid(%u): %s", st.inside_uid, strerror(errno));
 			_exit(125);
 		}
-		prctl(PR_SET_PDEATHSIG, 0);
-		session_exec(sv[1], o->argv);
+		session_exec(sv[1], parent, o->argv);
 	}
 	close(sv[1]);
 	sv[1] = -1;
@@ -774,20 +819,49 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
+/* Empty every capability set of this process (bounding and ambient first). */
+static void session_drop_all_caps(void)
+{
+	cap_t none;
+
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	none = cap_init();
+	if (none) {
+		cap_set_proc(none);
+		cap_free(none);
+	}
+}
+
 int nsess_session_join(const struct nsess_session *s, bool inside_root, struct nsess_error *e)
 {
+	/* decided before joining: nothing may fail half-way for want of a plan */
+	uint32_t gid = s->maps.single_gid ? s->maps.inside_gid : 0;
+	uint32_t uid = s->maps.single_uid ? s->maps.inside_uid : 0;
 	int r;
 
 	r = nsess_setns(s->ns_user, s->ns_mnt, s->ns_net, e);
 	if (r < 0)
 		return r;
+	if (!inside_root)
+		return 0;
 	/*
-	 * Host uid 0 is unmapped in the session, so a later setuid(user) would
-	 * not drop capabilities; as inside root (a delegated id) it will.
+	 * Host uid 0 is unmapped in the session, so the caller's later
+	 * setuid(user) would not drop capabilities (sshd's "was able to restore
+	 * old [e]uid" trap). As inside root (a delegated id) it will. A
+	 * single-id map has no inside root: then take the user's own ids and
+	 * drop every capability here.
 	 */
-	if (inside_root && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-		return nsess_error_set(e, errno, "becoming root inside the session: %s",
-				       strerror(errno));
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+		r = -errno;
+		/* joined but not switched: never carry capabilities on from here */
+		session_drop_all_caps();
+		return nsess_error_set(e, -r, "switching to uid %u gid %u inside the session: %s "
+				       "(all capabilities dropped)", uid, gid, strerror(-r));
+	}
+	if (uid != 0)
+		session_drop_all_caps();
 	return 0;
 }
 
@@ -833,6 +907,7 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 	struct nsess_user u;
 	struct session_wait w;
 	sigset_t oldmask;
+	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, r;
 
 	r = nsess_user_lookup(o->user, 0, &u, &e);
@@ -852,6 +927,7 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 		nsess_log(log, LOG_ERR, "setting up: %s", strerror(-r));
 		goto out;
 	}
+	parent = getpid();
 	r = nsess_fork(&cmd);
 	if (r < 0) {
 		nsess_log(log, LOG_ERR, "fork: %s", strerror(-r));
@@ -866,11 +942,12 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 		nsess_session_close_fds(&s);
 		/* nothing of root's may reach the user's command */
 		nsess_close_inherited(3);
-		session_exec(sv[1], o->argv);
+		session_exec(sv[1], parent, o->argv);
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	w = (struct session_wait){ .cmd = &cmd, .sigfd = sigfd, .sync = sv[0], .log = log };
+	w = (struct session_wait){ .cmd = &cmd, .sigfd = sigfd, .sync = sv[0], .log = log,
+				   .engine_proc = &s.engine };
 	sv[0] = -1;
 	r = session_wait_loop(&w);
 	*exit_code = session_finish(&w, log);
