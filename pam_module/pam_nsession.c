@@ -313,6 +313,12 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 
 	r = nsess_state_open_root(NSESS_RUNDIR, &d->rootfd, &e);
 	if (r == 0) {
+		/* records left by a host that died without close_session */
+		int gone = nsess_state_reclaim(d->rootfd);
+
+		if (gone > 0)
+			nsess_log(&log, LOG_INFO, "reclaimed %d stale session record(s) under %s", gone,
+				  NSESS_RUNDIR);
 		snprintf(info.user, sizeof(info.user), "%s", u->name);
 		info.uid = u->uid;
 		info.holder_pid = d->s.holder.pid;

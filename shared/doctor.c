@@ -1690,15 +1690,10 @@ static bool doctor_session_name_ok(const char *n)
 	return i > 0 && i <= 20;
 }
 
-static bool doctor_pid_alive(const struct doctor *d, pid_t pid)
+/* the same liveness rule the PAM module reclaims records by */
+static bool doctor_pid_alive(const struct doctor *d, pid_t pid, int64_t started)
 {
-	char path[64];
-	struct stat st;
-
-	if (pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	return doctor_lstat(d, path, &st) == 0;
+	return nsess_state_pid_alive(d->real ? "" : d->root, pid, started);
 }
 
 /* Read <dirfd>/<name>/session; 0 with @info, or -errno. */
@@ -1828,7 +1823,7 @@ static void doctor_emit_sessions(struct doctor *d)
 		}
 		if (d->have_user && info.uid == d->u.uid)
 			mine++;
-		if (doctor_pid_alive(d, info.holder_pid)) {
+		if (doctor_pid_alive(d, info.holder_pid, info.started)) {
 			live++;
 			continue;
 		}
@@ -1843,9 +1838,9 @@ static void doctor_emit_sessions(struct doctor *d)
 			doctor_begin(&f, "session_stale", NSESS_WARN);
 			doctor_seen(&f, "%s/%s: session of %s (uid %" PRIu32 ") started %s; its holder process %d is gone%s",
 				    rundir, de->d_name, info.user, info.uid, when, (int)info.holder_pid,
-				    doctor_pid_alive(d, info.engine_pid) ? ", but its engine still runs"
+				    doctor_pid_alive(d, info.engine_pid, info.started) ? ", but its engine still runs"
 									 : "");
-			if (doctor_pid_alive(d, info.engine_pid))
+			if (doctor_pid_alive(d, info.engine_pid, info.started))
 				doctor_fix(&f, "kill %d; rm -r %s/%s (or it is reclaimed at the next login)",
 					   (int)info.engine_pid, rundir, de->d_name);
 			else

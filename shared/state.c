@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "state.h"
@@ -180,4 +181,102 @@ int nsess_state_remove(int rootfd, const char *name)
 	if (unlinkat(rootfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* Read a small /proc file below @root; bytes read or -errno. */
+static ssize_t state_read_small(const char *root, const char *path, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = -1;
+	char full[256];
+	ssize_t n;
+
+	snprintf(full, sizeof(full), "%s%s", root, path);
+	fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
+bool nsess_state_pid_alive(const char *root, pid_t pid, int64_t started)
+{
+	char path[64], buf[4096], *p;
+	unsigned long long ticks = 0, btime = 0;
+	struct stat st;
+	long hz;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/proc/%d", root, (int)pid);
+	if (lstat(path, &st) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (state_read_small(root, path, buf, sizeof(buf)) > 0 && (p = strstr(buf, "\nState:"))) {
+		p += 7;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == 'Z' || *p == 'X')
+			return false;
+	}
+	/* field 22 of stat: start time in clock ticks after boot */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (state_read_small(root, path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return true;
+	for (int field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	ticks = strtoull(p, NULL, 10);
+	if (state_read_small(root, "/proc/stat", buf, sizeof(buf)) > 0 && (p = strstr(buf, "btime ")))
+		btime = strtoull(p + 6, NULL, 10);
+	hz = sysconf(_SC_CLK_TCK);
+	if (!btime || hz <= 0)
+		return true;
+	return (int64_t)(btime + ticks / (unsigned long long)hz) <= started + 2;
+}
+
+int nsess_state_reclaim(int rootfd)
+{
+	DIR *dir;
+	struct dirent *de;
+	int fd, removed = 0;
+
+	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((de = readdir(dir))) {
+		struct nsess_state_info info;
+		_cleanup_close_ int dfd = -1, ffd = -1;
+		char text[512];
+		ssize_t n;
+
+		if (!nsess_state_name_valid(de->d_name))
+			continue;
+		dfd = openat(rootfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		ffd = openat(dfd, "session", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (ffd < 0)
+			continue;
+		n = read(ffd, text, sizeof(text) - 1);
+		if (n <= 0)
+			continue;
+		text[n] = '\0';
+		if (nsess_state_parse(text, &info) < 0)
+			continue;
+		/* the engine exits with its holder, so the holder decides */
+		if (nsess_state_pid_alive("", info.holder_pid, info.started))
+			continue;
+		if (nsess_state_remove(rootfd, de->d_name) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
 }

@@ -12,6 +12,7 @@
 #ifndef NSESS_STATE_H
 #define NSESS_STATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -67,6 +68,26 @@ int nsess_state_create(int rootfd, const struct nsess_state_info *info, char *na
  * Return: 0 or -errno.
  */
 int nsess_state_remove(int rootfd, const char *name);
+
+/**
+ * nsess_state_pid_alive() - is the process a record names still that process?
+ * @root: "" for the machine, else a fixture root ("<root>/proc/PID/...")
+ * @pid: the recorded pid
+ * @started: the record's start time (seconds since the epoch)
+ *
+ * Dead when /proc/PID is gone, when it is a zombie (State: Z or X), or
+ * when /proc/PID/stat says it started more than 2 s after the record was
+ * written (the pid was reused by another process).
+ */
+bool nsess_state_pid_alive(const char *root, pid_t pid, int64_t started);
+
+/**
+ * nsess_state_reclaim() - remove the records whose holder process is gone
+ * (a PAM host that died without close_session)
+ * @rootfd: from nsess_state_open_root()
+ * Return: the number removed, or -errno.
+ */
+int nsess_state_reclaim(int rootfd);
 
 /** nsess_state_name_valid() - exactly 16 lowercase hex digits */
 int nsess_state_name_valid(const char *name);

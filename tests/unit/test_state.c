@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "state.h"
 #include "testlib.h"
@@ -143,5 +145,54 @@ Test(state, refuses_untrusted_rundir)
 	}
 	unlink(run);
 	rmdir(target);
+	rmdir(base);
+}
+
+Test(state, pid_alive_rules)
+{
+	int64_t now = (int64_t)time(NULL);
+	pid_t z;
+
+	cr_assert(nsess_state_pid_alive("", getpid(), now), "this process is alive");
+	/* a record written long before this process started: the pid was reused */
+	cr_assert_not(nsess_state_pid_alive("", getpid(), now - 100000));
+	cr_assert_not(nsess_state_pid_alive("", 0, now));
+	cr_assert_not(nsess_state_pid_alive("", 2147483647, now));
+	/* a zombie is dead even though /proc/PID exists */
+	z = fork();
+	cr_assert_geq(z, 0);
+	if (z == 0)
+		_exit(0);
+	usleep(200000);
+	cr_assert_not(nsess_state_pid_alive("", z, now), "a zombie counted as alive");
+	waitpid(z, NULL, 0);
+}
+
+Test(state, reclaim_removes_only_dead_holders)
+{
+	char base[] = "/tmp/nsess-state-XXXXXX", run[64], live[NSESS_STATE_NAME_LEN + 1],
+	     dead[NSESS_STATE_NAME_LEN + 1], path[128];
+	struct nsess_state_info in = sample();
+	struct nsess_error e = { 0 };
+	struct stat st;
+	int rootfd = -1;
+
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(run, sizeof(run), "%s/run", base);
+	cr_assert_eq(nsess_state_open_root(run, &rootfd, &e), 0, "%s", e.msg);
+	in.started = (int64_t)time(NULL);
+	in.holder_pid = getpid();
+	cr_assert_eq(nsess_state_create(rootfd, &in, live, &e), 0);
+	in.holder_pid = 2147483647;
+	cr_assert_eq(nsess_state_create(rootfd, &in, dead, &e), 0);
+
+	cr_assert_eq(nsess_state_reclaim(rootfd), 1);
+	snprintf(path, sizeof(path), "%s/%s", run, live);
+	cr_assert_eq(stat(path, &st), 0, "a live session's record was removed");
+	snprintf(path, sizeof(path), "%s/%s", run, dead);
+	cr_assert_neq(stat(path, &st), 0, "a dead session's record was kept");
+	cr_assert_eq(nsess_state_remove(rootfd, live), 0);
+	close(rootfd);
+	rmdir(run);
 	rmdir(base);
 }
