@@ -48,7 +48,7 @@ sshd_pid=
 syslog_pid=
 sshd_pam=/etc/pam.d/sshd-nsession
 sshd_pam_ours=0
-run_sshd_made=0
+
 BAD_SUBUID="$E2E_USER:0:100" # appended for the fail-closed cases, removed after each
 TUN_MODE_SAVED=$(stat -c %a /dev/net/tun 2>/dev/null || true)
 
@@ -57,7 +57,8 @@ cleanup() {
 	for p in "${bgpids[@]}" $sshd_pid $syslog_pid; do kill "$p" 2>/dev/null; done
 	for p in "${bgpids[@]}" $sshd_pid $syslog_pid; do wait "$p" 2>/dev/null; done
 	[ "$sshd_pam_ours" = 1 ] && rm -f "$sshd_pam"
-	[ "$run_sshd_made" = 1 ] && rmdir /run/sshd 2>/dev/null
+	# /run/sshd stays: it is the directory openssh-server itself uses, and another
+	# sshd started meanwhile (a second run, a benchmark) may need it
 	# only our own line: other tests may edit these files meanwhile
 	grep -qx "$BAD_SUBUID" /etc/subuid 2>/dev/null && sed -i "\|^$BAD_SUBUID\$|d" /etc/subuid
 	[ -n "$TUN_MODE_SAVED" ] && chmod "$TUN_MODE_SAVED" /dev/net/tun
@@ -615,7 +616,7 @@ X11Forwarding no
 LoginGraceTime 30
 LogLevel DEBUG
 EOF
-[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd && run_sshd_made=1; }
+[ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd; }
 
 # sshd_pam POLICY [JOIN-OPTION]: (re)write /etc/pam.d/sshd-nsession; read at
 # each connection's pam_start, so switching between connections works.
