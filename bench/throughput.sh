@@ -1,0 +1,116 @@
+#!/bin/bash
+# bench/throughput.sh - TCP throughput through each engine with iperf3.
+# An iperf3 server listens on host 127.0.0.1; each engine's session reaches
+# it at the address that engine maps to host loopback (10.0.2.2 for
+# nsession --allow-host-loopback, slirp4netns and rootlesskit without
+# --disable-host-loopback; pasta's gateway address). "up" = session -> host
+# (iperf3 -c), "down" = host -> session (iperf3 -c -R). Ceilings: plain
+# loopback on the host, and a veth pair between two network namespaces this
+# script creates (and deletes). Passes are interleaved: every pass runs every
+# engine in both directions, so slow phases of the machine hit all rows.
+set -u
+. "$(dirname "$0")/lib.sh"
+bench_mkwork
+cleanup() { bench_cleanup_procs; veth_down; rm -rf "$W"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$BENCH_QUICK" = 1 ]; then PASSES=1; T=2; else PASSES=3; T=5; fi
+notes=()
+ensure_bench_user
+
+port=$(free_port)
+as_bench iperf3 -s -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+OWN_PIDS+=($!)
+wait_until 50 port_open 127.0.0.1 "$port" || { log "iperf3 server did not start"; }
+veth_ok=0
+if veth_up; then
+	ip netns exec "$VETH_A" iperf3 -s -B "$VETH_IP_A" -p "$port" >/dev/null 2>&1 &
+	OWN_PIDS+=($!)
+	wait_until 50 ip netns exec "$VETH_A" bash -c "exec 3<>/dev/tcp/$VETH_IP_A/$port" 2>/dev/null && veth_ok=1
+fi
+[ $veth_ok = 1 ] || notes+=("- veth: not measured (could not set up the pair or its iperf3 server)")
+
+# client command (words) for ROW; DIR: up|down
+client_cmd() {
+	local row=$1 dir=$2 r=
+	[ "$dir" = down ] && r=-R
+	case $row in
+	loopback) echo "$BENCH_SETPRIV iperf3 -c 127.0.0.1 -p $port -t $T -J $r" ;;
+	veth) echo "ip netns exec $VETH_B iperf3 -c $VETH_IP_A -p $port -t $T -J $r" ;;
+	*) echo "$BENCH_SETPRIV $(engine_prefix "$row") iperf3 -c $(engine_hostaddr "$row") -p $port -t $T -J $r" ;;
+	esac
+}
+ROWS="loopback veth $ENGINES"
+[ $veth_ok = 1 ] || ROWS="loopback $ENGINES"
+
+for ((pass = 1; pass <= PASSES; pass++)); do
+	log "pass $pass/$PASSES (t=$T s)"
+	ensure_bench_user
+	for row in $ROWS; do
+		for dir in up down; do
+			cmd=$(client_cmd "$row" "$dir")
+			(cd "$W/u" && timeout $((T + 30)) $cmd </dev/null >"$W/out.json" 2>"$W/err.txt")
+			rc=$?
+			left=$(sweep_strays)
+			[ -n "$left" ] && notes+=("- $row $dir pass $pass: left behind $left(killed)")
+			res=$($PY - "$W/out.json" <<'EOF'
+import json, sys
+try:
+    txt = open(sys.argv[1]).read()
+    d = json.loads(txt[txt.index("{"):])
+except Exception:
+    print("\tno JSON from iperf3")
+    sys.exit()
+err = d.get("error", "")
+bps = d.get("end", {}).get("sum_received", {}).get("bits_per_second", 0)
+if bps > 0 and not err:
+    print("%.1f\t" % (bps / 1e6))
+else:
+    print("\tiperf3: %s (received %.0f bit/s)" % (err or "no error text", bps))
+EOF
+)
+			mbps=${res%%$'\t'*}
+			why=${res#*$'\t'}
+			if [ -n "$mbps" ] && [ $rc -eq 0 ]; then
+				printf '%s\t%s\n' "$row" "$mbps" >>"$W/$dir.tsv"
+			else
+				notes+=("- $row $dir pass $pass: no result ($(rc_text $rc)); $why; stderr: $(tail -c 300 "$W/err.txt" | tr '\n' ' ')")
+			fi
+		done
+	done
+done
+
+rows_csv="loopback,veth,${ENGINES// /,}"
+{
+	echo "## TCP throughput (iperf3, Mbit/s, higher is better)"
+	echo
+	echo "$PASSES pass(es) of ${T}-second iperf3 runs per row and direction, interleaved; the"
+	echo "value is iperf3's end.sum_received.bits_per_second. Ratios are to the ceilings."
+	echo
+	for dir in up down; do
+		if [ $dir = up ]; then echo "### up: session -> host (iperf3 -c)"; else echo "### down: host -> session (iperf3 -c -R)"; fi
+		echo
+		$REPORT table "$W/$dir.tsv" --unit Mbit/s --decimals 0 --label path --order "$rows_csv" --ratio loopback,veth
+		echo
+		$REPORT matrix "$W/$dir.tsv" --rows nsession --cols slirp4netns,rootlesskit,pasta \
+			--note "(nsession median / peer median; above 1 = nsession faster)"
+		echo
+	done
+	echo "Commands (server: \`iperf3 -s -B 127.0.0.1 -p PORT\` as $BENCH_USER; veth server:"
+	echo "\`ip netns exec A iperf3 -s -B $VETH_IP_A -p PORT\`; down adds -R):"
+	echo
+	for row in $ROWS; do printf '%-12s %s\n' "$row:" "$(client_cmd "$row" up | sed "s/-p $port/-p PORT/; s/$VETH_B/B/")"; done | cmd_block
+	echo
+	echo "- loopback: the host's own TCP stack, no namespace crossing (upper bound)."
+	echo "- veth: two network namespaces joined by a veth pair, addresses 10.203.77.1/2"
+	echo "  (the kernel path a root-made container would get)."
+	echo "- engines: user-mode TCP/IP (libslirp for nsession, slirp4netns and rootlesskit;"
+	echo "  pasta's own) between the session's TAP and host sockets; pasta's gateway"
+	echo "  address ($(host_gateway)) is mapped to host loopback, so its rows use the tap path."
+	if [ ${#notes[@]} -gt 0 ]; then
+		echo
+		printf '%s\n' "${notes[@]}"
+	fi
+	echo
+} >"$BENCH_OUT"
