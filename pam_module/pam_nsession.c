@@ -30,6 +30,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "fault.h"
 #include "log.h"
 #include "mapwrite.h"
 #include "policy.h"
@@ -325,7 +326,9 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		info.engine_pid = d->s.engine.pid;
 		info.opener_pid = d->opener;
 		info.started = (int64_t)time(NULL);
-		r = nsess_state_create(d->rootfd, &info, d->name, &e);
+		r = nsess_fault_err("state", "creating the session record", &e);
+		if (r == 0)
+			r = nsess_state_create(d->rootfd, &info, d->name, &e);
 	}
 	if (r < 0)
 		goto fail;

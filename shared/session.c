@@ -37,6 +37,7 @@
 
 #include "doctor.h"
 #include "engine.h"
+#include "fault.h"
 #include "mounts.h"
 #include "netconf.h"
 #include "sandbox.h"
@@ -138,7 +139,9 @@ static int session_setup_child(struct session_setup *st)
 
 	if (st->plan->mode != NSESS_NET_HOST)
 		flags |= CLONE_NEWNET;
-	r = nsess_unshare(flags, &e);
+	r = nsess_fault_err("userns", NULL, &e);
+	if (r == 0)
+		r = nsess_unshare(flags, &e);
 	if (r < 0)
 		goto fail_userns;
 	r = nsess_sync_send(st->sock, NSESS_SYNC_USERNS_READY, 0, 0, -1, NULL);
@@ -161,14 +164,18 @@ static int session_setup_child(struct session_setup *st)
 	st->inside_gid = v;
 
 	if (st->plan->mode == NSESS_NET_SLIRP) {
-		r = nsess_tap_create(st->plan->ifname, &tap, &e);
+		r = nsess_fault_err("tap", NULL, &e);
+		if (r == 0)
+			r = nsess_tap_create(st->plan->ifname, &tap, &e);
 		if (r < 0) {
 			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_TAP, -r, -1, "%s", e.msg);
 			return r;
 		}
 	}
 	if (st->plan->mode != NSESS_NET_HOST) {
-		r = nsess_netconf_apply(st->plan, &e);
+		r = nsess_fault_err("net", NULL, &e);
+		if (r == 0)
+			r = nsess_netconf_apply(st->plan, &e);
 		if (r < 0) {
 			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_NET, -r, -1, "%s", e.msg);
 			return r;
@@ -189,7 +196,9 @@ static int session_setup_child(struct session_setup *st)
 				"becoming root inside the new namespace: %s", strerror(-r));
 		return r;
 	}
-	r = nsess_mounts_setup(st->plan, session_warn_parent, st, &e);
+	r = nsess_fault_err("mounts", NULL, &e);
+	if (r == 0)
+		r = nsess_mounts_setup(st->plan, session_warn_parent, st, &e);
 	if (r < 0) {
 		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_MOUNTS, -r, -1, "%s", e.msg);
 		return r;
@@ -233,7 +242,9 @@ static int session_drive_setup(int sock, const struct nsess_proc *child,
 	r = nsess_sync_expect(sock, child->pid, NSESS_SYNC_USERNS_READY, NULL, e);
 	if (r < 0)
 		return r;
-	r = nsess_maps_write(mreq, child, rep, e);
+	r = nsess_fault_err("maps", nsess_stage_name(NSESS_STAGE_MAPS), e);
+	if (r == 0)
+		r = nsess_maps_write(mreq, child, rep, e);
 	if (r < 0)
 		return r;
 	if (rep->warning[0])
@@ -295,9 +306,10 @@ struct session_wait {
 	int sigfd;
 	int sync;		/* exec-status socket (EOF once exec worked) */
 	bool exited;
-	bool exec_failed;
+	bool exec_failed;	/* the command child reported an error (exec or earlier) */
 	int exec_err;
-	char exec_msg[NSESS_SYNC_TEXT_MAX + 1];
+	int exec_stage;
+	char exec_msg[NSESS_SYNC_TEXT_MAX + 64];
 	struct nsess_engine *eng; /* NULL: plain poll loop */
 	struct nsess_proc *engine_proc; /* root path: the engine process, to notice its death */
 	const struct nsess_log *log;
@@ -327,10 +339,16 @@ static void session_on_sync(struct session_wait *w)
 	r = nsess_sync_recv(w->sync, w->cmd->pid, &m, NULL);
 	if (r == -EAGAIN)
 		return;
-	if (r == 0 && m.type == NSESS_SYNC_ERROR && m.stage == NSESS_STAGE_EXEC) {
+	if (r == 0 && m.type == NSESS_SYNC_ERROR) {
+		/* exec, or a step before it (joining, switching ids) */
 		w->exec_failed = true;
 		w->exec_err = m.err;
-		snprintf(w->exec_msg, sizeof(w->exec_msg), "%s", m.text);
+		w->exec_stage = m.stage;
+		if (m.stage == NSESS_STAGE_EXEC)
+			snprintf(w->exec_msg, sizeof(w->exec_msg), "%s", m.text);
+		else
+			snprintf(w->exec_msg, sizeof(w->exec_msg), "%s: %s",
+				 nsess_stage_name(m.stage), m.text);
 		return;
 	}
 	if (r == 0 && m.type == NSESS_SYNC_WARNING) {
@@ -428,6 +446,8 @@ static int session_finish(struct session_wait *w, const struct nsess_log *log)
 		return 125;
 	if (w->exec_failed) {
 		nsess_log(log, LOG_ERR, "%s", w->exec_msg);
+		if (w->exec_stage != NSESS_STAGE_EXEC)
+			return 125;
 		return w->exec_err == ENOENT ? 127 : 126;
 	}
 	return nsess_exit_code(status);
@@ -466,7 +486,10 @@ static void session_exec(int sock, pid_t parent, char *const argv[])
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(125);
-	execvp(argv[0], argv);
+	if (nsess_fault("exec") < 0)
+		errno = ENOENT; /* as if the command were not there */
+	else
+		execvp(argv[0], argv);
 	err = errno;
 	nsess_sync_send(sock, NSESS_SYNC_ERROR, NSESS_STAGE_EXEC, err, -1, "cannot run '%s': %s%s",
 			nsess_escape(argv[0], (size_t)-1, esc, sizeof(esc)), strerror(err),
@@ -504,7 +527,9 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		goto fail;
 	}
 	parent = getpid();
-	r = nsess_fork(&child);
+	r = nsess_fault("fork");
+	if (r == 0)
+		r = nsess_fork(&child);
 	if (r < 0) {
 		nsess_error_set(&e, -r, "fork: %s", strerror(-r));
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -656,29 +681,67 @@ static void session_engine_stop_cb(struct nsess_engine *eng, int fd, short reven
 	nsess_engine_stop(eng);
 }
 
-/* The engine process: runs as the user, exits with its lifeline or the holder. */
+/*
+ * The engine process: runs as the user, exits with its lifeline or the holder.
+ * @ready_w gets one NUL byte once the engine runs confined, or the reason it
+ * could not start (its stdio is /dev/null), then is closed.
+ */
 static void session_engine_main(const struct nsess_netplan *plan, int tap, int lifeline_r,
-				int holder_pidfd, const struct nsess_user *u)
+				int holder_pidfd, int ready_w, const struct nsess_user *u)
 {
 	struct nsess_engine *eng = NULL;
 	struct nsess_error e = { 0 };
+	int r;
 
 	setsid();
 	/* every capability for good, then the user's ids; see sandbox.c */
 	if (nsess_sandbox_stdio_null() < 0 || nsess_sandbox_drop_privileges(u->uid, u->gid) < 0 ||
-	    nsess_sandbox_lock() < 0)
-		_exit(125);
+	    nsess_sandbox_lock() < 0) {
+		nsess_error_set(&e, EPERM, "dropping privileges failed");
+		goto fail;
+	}
 	if (nsess_engine_new(plan, tap, NULL, &eng, &e) < 0)
-		_exit(125);
+		goto fail;
 	if (nsess_engine_watch(eng, lifeline_r, POLLIN, session_engine_stop_cb, NULL) < 0 ||
-	    nsess_engine_watch(eng, holder_pidfd, POLLIN, session_engine_stop_cb, NULL) < 0)
-		_exit(125);
+	    nsess_engine_watch(eng, holder_pidfd, POLLIN, session_engine_stop_cb, NULL) < 0) {
+		nsess_error_set(&e, ENOMEM, "watching the lifelines failed");
+		goto fail;
+	}
 	/* sockets bound, files read: from here on only the loop's syscalls */
-	if (nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE) < 0)
+	r = nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE);
+	if (r < 0) {
+		nsess_error_set(&e, -r, "confining the network engine (seccomp): %s", strerror(-r));
+		goto fail;
+	}
+	if (write(ready_w, "", 1) != 1)
 		_exit(125);
+	close(ready_w);
 	nsess_engine_run(eng);
 	nsess_engine_free(eng);
 	_exit(0);
+fail:
+	if (!e.msg[0])
+		nsess_error_set(&e, EIO, "failed");
+	r = (int)write(ready_w, e.msg, strlen(e.msg)); /* best effort: EOF says enough */
+	_exit(125);
+}
+
+/* Wait for the engine's word (see session_engine_main); 0 once it runs. */
+static int session_engine_ready(int ready_r, struct nsess_error *e)
+{
+	char buf[sizeof(e->msg)];
+	ssize_t n;
+
+	do
+		n = read(ready_r, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && buf[0] == '\0')
+		return 0;
+	if (n <= 0)
+		return nsess_error_set(e, EIO, "%s: the engine process exited during startup",
+				       nsess_stage_name(NSESS_STAGE_ENGINE));
+	buf[n] = '\0';
+	return nsess_error_set(e, EIO, "%s: %s", nsess_stage_name(NSESS_STAGE_ENGINE), buf);
 }
 
 /* Close every fd but the listed ones (a forked child that will not exec). */
@@ -700,7 +763,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 			 struct nsess_error *e)
 {
 	struct nsess_map_request mreq;
-	int sv[2] = { -1, -1 }, life[2] = { -1, -1 }, tap = -1, r;
+	int sv[2] = { -1, -1 }, life[2] = { -1, -1 }, ready[2] = { -1, -1 }, tap = -1, r;
 
 	memset(s, 0, sizeof(*s));
 	s->holder = (struct nsess_proc)NSESS_PROC_INIT;
@@ -781,7 +844,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 	}
 
 	if (plan->mode == NSESS_NET_SLIRP) {
-		if (pipe2(life, O_CLOEXEC) < 0) {
+		if (pipe2(life, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
 			r = nsess_error_set(e, errno, "pipe: %s", strerror(errno));
 			goto fail;
 		}
@@ -791,16 +854,24 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 			goto fail;
 		}
 		if (r == 0) {
-			int keep[] = { tap, life[0], s->holder.pidfd };
+			int keep[] = { tap, life[0], s->holder.pidfd, ready[1] };
 
 			session_keep_only(keep, NSESS_ARRAY_SIZE(keep));
-			session_engine_main(plan, tap, life[0], s->holder.pidfd, u);
+			session_engine_main(plan, tap, life[0], s->holder.pidfd, ready[1], u);
 		}
 		close(life[0]);
 		life[0] = -1;
 		s->lifeline = life[1];
+		life[1] = -1;
 		close(tap);
 		tap = -1;
+		close(ready[1]);
+		ready[1] = -1;
+		r = session_engine_ready(ready[0], e);
+		close(ready[0]);
+		ready[0] = -1;
+		if (r < 0)
+			goto fail;
 	}
 	return 0;
 
@@ -814,6 +885,9 @@ fail:
 		close(life[0]);
 	if (life[1] >= 0)
 		close(life[1]);
+	for (int i = 0; i < 2; i++)
+		if (ready[i] >= 0)
+			close(ready[i]);
 	nsess_proc_kill(&s->holder, SIGKILL);
 	nsess_session_destroy(s);
 	return r < 0 ? r : -EIO;
@@ -841,7 +915,9 @@ int nsess_session_join(const struct nsess_session *s, bool inside_root, struct n
 	uint32_t uid = s->maps.single_uid ? s->maps.inside_uid : 0;
 	int r;
 
-	r = nsess_setns(s->ns_user, s->ns_mnt, s->ns_net, e);
+	r = nsess_fault_err("join", NULL, e);
+	if (r == 0)
+		r = nsess_setns(s->ns_user, s->ns_mnt, s->ns_net, e);
 	if (r < 0)
 		return r;
 	if (!inside_root)
@@ -928,7 +1004,9 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 		goto out;
 	}
 	parent = getpid();
-	r = nsess_fork(&cmd);
+	r = nsess_fault("fork");
+	if (r == 0)
+		r = nsess_fork(&cmd);
 	if (r < 0) {
 		nsess_log(log, LOG_ERR, "fork: %s", strerror(-r));
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
