@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@
 
 #define NSESS_ENGINE_INTERNAL 1
 #include "engine.h"
+#include "fault.h"
 
 #define ENGINE_WATCH_MAX 16
 #define ENGINE_PFD_INITIAL 64
@@ -457,6 +459,16 @@ int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct 
 
 	if (fd < 0)
 		return nsess_error_set(e, EBADF, "engine: no TAP fd");
+	/*
+	 * libslirp writes to host sockets whose peer may have closed: that must
+	 * be an EPIPE for it to handle, not a SIGPIPE that kills the engine (and
+	 * with it the session's network). The engine owns its process: the
+	 * rootless parent, whose command was forked before this point and keeps
+	 * the default disposition, or the engine process of a root session.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = nsess_fault_err("engine", "engine", e)) < 0)
+		return r;
 	r = nsess_engine_build_config(plan, &cfg, e);
 	if (r < 0)
 		return r;

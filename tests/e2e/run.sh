@@ -111,6 +111,18 @@ check_contains "host loopback unreachable by default (root --user)" "unreachable
 out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- bash -c "$probe" 2>&1)
 check_contains "host loopback reachable with --allow-host-loopback (root --user)" "hello-from-host" "$out"
 
+# ---- a host peer that closes while the session still sends -----------------
+# libslirp then writes into a closed socket: EPIPE for the engine to handle,
+# never a SIGPIPE that kills it (nsession used to exit 141 here).
+cport=$((20000 + RANDOM % 20000))
+socat TCP-LISTEN:$cport,bind=127.0.0.1,reuseaddr,fork SYSTEM:'head -c 1 >/dev/null' >/dev/null 2>&1 &
+bgpids+=($!)
+sleep 0.3
+out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- sh -c "head -c 100000000 /dev/zero | timeout 10 socat -u - TCP:10.0.2.2:$cport 2>/dev/null; echo sender-done" 2>&1)
+rc=$?
+check_eq "peer closing mid-stream: nsession survives (exit 0, not 141)" "0" "$rc"
+check_contains "peer closing mid-stream: the command ran to its end" "sender-done" "$out"
+
 # ---- --publish reaches a listener inside -----------------------------------
 hport=$((20000 + RANDOM % 20000))
 setpriv --reuid="$E2E_USER" --regid="$gid" --init-groups --reset-env -- "$NSESSION" run --publish 127.0.0.1:$hport:8080 -- \
