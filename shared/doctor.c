@@ -124,35 +124,6 @@ struct doctor {
 	struct nsess_policy pol;
 };
 
-static void doctor_vfmt(char *dst, size_t len, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
-static void doctor_vfmt(char *dst, size_t len, const char *fmt, va_list ap)
-{
-	vsnprintf(dst, len, fmt, ap);
-}
-
-static void doctor_seen(struct nsess_finding *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void doctor_seen(struct nsess_finding *f, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	doctor_vfmt(f->seen, sizeof(f->seen), fmt, ap);
-	va_end(ap);
-}
-
-static void doctor_fix(struct nsess_finding *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void doctor_fix(struct nsess_finding *f, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	doctor_vfmt(f->fix, sizeof(f->fix), fmt, ap);
-	va_end(ap);
-}
-
 static void doctor_begin(struct nsess_finding *f, const char *id, int status)
 {
 	nsess_finding_set(f, id, status, NULL, NULL);
@@ -442,16 +413,16 @@ static void doctor_emit_subid(struct doctor *d)
 		snprintf(path, sizeof(path), "/etc/%s", what);
 		if (!d->loaded[kind]) {
 			doctor_begin(&f, id, NSESS_FAIL);
-			doctor_seen(&f, "%s", d->load_err[kind]);
+			nsess_finding_seenf(&f, "%s", d->load_err[kind]);
 			doctor_unescape(f.seen);
-			doctor_fix(&f, "mv %s %s.bad; create %s again as a regular file (touch %s; chmod 0644 %s) and add the delegations back (usermod --add-subuids/--add-subgids)",
+			nsess_finding_fixf(&f, "mv %s %s.bad; create %s again as a regular file (touch %s; chmod 0644 %s) and add the delegations back (usermod --add-subuids/--add-subgids)",
 				   path, path, path, path, path);
 			doctor_push(d, &f);
 			continue;
 		}
 		if (!sf->present) {
 			doctor_begin(&f, id, NSESS_INFO);
-			doctor_seen(&f, "%s does not exist: no user has subordinate %sids in it", path,
+			nsess_finding_seenf(&f, "%s does not exist: no user has subordinate %sids in it", path,
 				    kind == NSESS_SUBGID ? "g" : "u");
 			doctor_push(d, &f);
 			continue;
@@ -469,40 +440,40 @@ static void doctor_emit_subid(struct doctor *d)
 			doctor_begin(&f, line_id, p->severity == NSESS_PROBLEM_ERROR ? NSESS_FAIL
 										     : NSESS_WARN);
 			/* p->msg names file:line and the fix */
-			doctor_seen(&f, "%s", p->msg);
+			nsess_finding_seenf(&f, "%s", p->msg);
 			doctor_unescape(f.seen);
 			if (p->severity == NSESS_PROBLEM_ERROR)
-				doctor_fix(&f, "correct or remove line %u of %s: until then the logins of its owner fail closed",
+				nsess_finding_fixf(&f, "correct or remove line %u of %s: until then the logins of its owner fail closed",
 					   p->line, path);
 			else
-				doctor_fix(&f, "remove the repeated line %u of %s", p->line, path);
+				nsess_finding_fixf(&f, "remove the repeated line %u of %s", p->line, path);
 			doctor_push(d, &f);
 		}
 		if (sf->n_problems > shown || sf->n_problems_dropped) {
 			doctor_begin(&f, line_id, n_err ? NSESS_FAIL : NSESS_WARN);
-			doctor_seen(&f, "%s has %zu more problem lines not shown here", path,
+			nsess_finding_seenf(&f, "%s has %zu more problem lines not shown here", path,
 				    sf->n_problems - shown + sf->n_problems_dropped);
-			doctor_fix(&f, "fix the lines above, then run nsession doctor again");
+			nsess_finding_fixf(&f, "fix the lines above, then run nsession doctor again");
 			doctor_push(d, &f);
 		}
 		if (sf->truncated || sf->errors_dropped) {
 			doctor_begin(&f, id, NSESS_FAIL);
-			doctor_seen(&f, "%s could not be checked completely (%s): every lookup in it fails closed",
+			nsess_finding_seenf(&f, "%s could not be checked completely (%s): every lookup in it fails closed",
 				    path, sf->truncated ? "parsing stopped early" : "too many malformed lines");
-			doctor_fix(&f, "shrink %s to well-formed OWNER:START:COUNT lines", path);
+			nsess_finding_fixf(&f, "shrink %s to well-formed OWNER:START:COUNT lines", path);
 			doctor_push(d, &f);
 		}
 		if (doctor_lstat(d, path, &st) == 0 &&
 		    ((st.st_mode & (S_IWGRP | S_IWOTH)) || (d->real && st.st_uid != 0))) {
 			doctor_begin(&f, id, NSESS_FAIL);
-			doctor_seen(&f, "%s is %s (mode %04o, owner uid %u): whoever can write it can delegate any ids",
+			nsess_finding_seenf(&f, "%s is %s (mode %04o, owner uid %u): whoever can write it can delegate any ids",
 				    path, st.st_uid != 0 ? "not owned by root" : "writable by group or others",
 				    (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_uid);
-			doctor_fix(&f, "chown root:root %s; chmod 0644 %s", path, path);
+			nsess_finding_fixf(&f, "chown root:root %s; chmod 0644 %s", path, path);
 			doctor_push(d, &f);
 		} else if (!n_err && !sf->truncated && !sf->errors_dropped) {
 			doctor_begin(&f, id, NSESS_OK);
-			doctor_seen(&f, "%s: %zu entries%s", path, sf->n_entries,
+			nsess_finding_seenf(&f, "%s: %zu entries%s", path, sf->n_entries,
 				    n_warn ? ", repeated lines only (see above)" : ", all well-formed");
 			doctor_push(d, &f);
 		}
@@ -761,7 +732,7 @@ static void doctor_add_fix(const struct doctor *d, struct nsess_finding *f, cons
 	size_t o = 0;
 
 	if (!s) {
-		doctor_fix(f, "%s: add a line %s:START:65536 to%s%s with a range no other owner or account uses",
+		nsess_finding_fixf(f, "%s: add a line %s:START:65536 to%s%s with a range no other owner or account uses",
 			   verb, d->u.name, kinds & 1 ? " /etc/subuid" : "",
 			   kinds & 2 ? (kinds & 1 ? " and /etc/subgid" : " /etc/subgid") : "");
 		return;
@@ -770,7 +741,7 @@ static void doctor_add_fix(const struct doctor *d, struct nsess_finding *f, cons
 		o += (size_t)snprintf(opt + o, sizeof(opt) - o, " --add-subuids %" PRIu32 "-%" PRIu64, s, e);
 	if ((kinds & 2) && o < sizeof(opt))
 		snprintf(opt + o, sizeof(opt) - o, " --add-subgids %" PRIu32 "-%" PRIu64, s, e);
-	doctor_fix(f, "%s: usermod%s %s (a range no other owner or account uses)", verb, opt, d->u.name);
+	nsess_finding_fixf(f, "%s: usermod%s %s (a range no other owner or account uses)", verb, opt, d->u.name);
 }
 
 static bool doctor_fallback_refuses(const struct doctor *d)
@@ -806,8 +777,8 @@ static void doctor_emit_user(struct doctor *d)
 		return;
 	if (!d->have_user) {
 		doctor_begin(&f, "user", NSESS_FAIL);
-		doctor_seen(&f, "%s", d->user_err);
-		doctor_fix(&f, "check the name (getent passwd %s); logins of unknown users never reach nsession",
+		nsess_finding_seenf(&f, "%s", d->user_err);
+		nsess_finding_fixf(&f, "check the name (getent passwd %s); logins of unknown users never reach nsession",
 			   d->o->user);
 		doctor_push(d, &f);
 		return;
@@ -821,7 +792,7 @@ static void doctor_emit_user(struct doctor *d)
 		for (i = 0; i < d->u.n_groups && o < sizeof(gl); i++)
 			o += (size_t)snprintf(gl + o, sizeof(gl) - o, "%s%" PRIu32, i ? "," : "",
 					      d->u.groups[i]);
-		doctor_seen(&f, "%s: uid %" PRIu32 ", gid %" PRIu32 ", groups %s", d->u.name, d->u.uid,
+		nsess_finding_seenf(&f, "%s: uid %" PRIu32 ", gid %" PRIu32 ", groups %s", d->u.name, d->u.uid,
 			    d->u.gid, gl);
 	}
 	doctor_push(d, &f);
@@ -840,19 +811,19 @@ static void doctor_emit_user(struct doctor *d)
 			doctor_ranges_str(&d->ranges[kind], rs[kind], sizeof(rs[kind]));
 			if (total < DOCTOR_KEEPID_IDS) {
 				doctor_begin(&f, id, NSESS_WARN);
-				doctor_seen(&f, "%s %s: %s (%" PRIu64 " ids, from %s): fewer than the 65536 the keep-id layout fills; the inside ids past them stay unmapped",
+				nsess_finding_seenf(&f, "%s %s: %s (%" PRIu64 " ids, from %s): fewer than the 65536 the keep-id layout fills; the inside ids past them stay unmapped",
 					    d->u.name, what, rs[kind], total, d->range_src[kind]);
 				doctor_add_fix(d, &f, "give a full range", kind == NSESS_SUBGID ? 2 : 1);
 			} else {
 				doctor_begin(&f, id, NSESS_OK);
-				doctor_seen(&f, "%s %s: %s (%" PRIu64 " ids, from %s)", d->u.name, what,
+				nsess_finding_seenf(&f, "%s %s: %s (%" PRIu64 " ids, from %s)", d->u.name, what,
 					    rs[kind], total, d->range_src[kind]);
 			}
 		} else if (r == -ENOENT) {
 			bool refuse = doctor_fallback_refuses(d);
 
 			doctor_begin(&f, id, refuse ? NSESS_FAIL : NSESS_WARN);
-			doctor_seen(&f, "%s has no %s range (%s%s): %s", d->u.name, what,
+			nsess_finding_seenf(&f, "%s has no %s range (%s%s): %s", d->u.name, what,
 				    d->range_e[kind].msg,
 #ifdef HAVE_LIBSUBID
 				    d->real ? "; libsubid has none either" : "",
@@ -864,13 +835,13 @@ static void doctor_emit_user(struct doctor *d)
 			doctor_add_fix(d, &f, "delegate a range", kind == NSESS_SUBGID ? 2 : 1);
 		} else {
 			doctor_begin(&f, id, NSESS_FAIL);
-			doctor_seen(&f, "%s (logins of %s fail closed)", d->range_e[kind].msg, d->u.name);
+			nsess_finding_seenf(&f, "%s (logins of %s fail closed)", d->range_e[kind].msg, d->u.name);
 			doctor_unescape(f.seen);
 			if (r == -EEXIST)
 				doctor_add_fix(d, &f, "remove the colliding range, then give a free one",
 					       kind == NSESS_SUBGID ? 2 : 1);
 			else
-				doctor_fix(&f, "fix the line named above in /etc/%s (or remove it and delegate anew with usermod --add-%ss)",
+				nsess_finding_fixf(&f, "fix the line named above in /etc/%s (or remove it and delegate anew with usermod --add-%ss)",
 					   what, what);
 		}
 		doctor_push(d, &f);
@@ -886,20 +857,20 @@ static void doctor_emit_user(struct doctor *d)
 			doctor_ranges_str(&d->nss[1], b, sizeof(b));
 		doctor_begin(&f, "subid_nss", NSESS_INFO);
 		if (!d->nss_asked[0] && !d->nss_asked[1])
-			doctor_seen(&f, "libsubid was not asked: the subid files could not be read safely");
+			nsess_finding_seenf(&f, "libsubid was not asked: the subid files could not be read safely");
 		else
-			doctor_seen(&f, "libsubid (the subid: line of nsswitch.conf, else the files) gives %s subuid %s, subgid %s",
+			nsess_finding_seenf(&f, "libsubid (the subid: line of nsswitch.conf, else the files) gives %s subuid %s, subgid %s",
 				    d->u.name, a, b);
 		doctor_push(d, &f);
 	} else {
 		doctor_begin(&f, "subid_nss", NSESS_INFO);
-		doctor_seen(&f, "libsubid was not asked: it knows only the real machine, not the test root %s",
+		nsess_finding_seenf(&f, "libsubid was not asked: it knows only the real machine, not the test root %s",
 			    d->root);
 		doctor_push(d, &f);
 	}
 #else
 	doctor_begin(&f, "subid_nss", NSESS_INFO);
-	doctor_seen(&f, "built without libsubid: only /etc/subuid and /etc/subgid are read");
+	nsess_finding_seenf(&f, "built without libsubid: only /etc/subuid and /etc/subgid are read");
 	doctor_push(d, &f);
 #endif
 
@@ -910,16 +881,16 @@ static void doctor_emit_user(struct doctor *d)
 
 		if (have[0] && have[1] && helpers) {
 			doctor_begin(&f, "rootless_map", NSESS_OK);
-			doctor_seen(&f, "nsession run as %s: newuidmap/newgidmap write the full map (--map=root: inside 0 is %s, 1.. the ranges; --map=keep-id: own uid and primary gid kept; supplementary groups stay unmapped, newgidmap refuses identity lines for them)",
+			nsess_finding_seenf(&f, "nsession run as %s: newuidmap/newgidmap write the full map (--map=root: inside 0 is %s, 1.. the ranges; --map=keep-id: own uid and primary gid kept; supplementary groups stay unmapped, newgidmap refuses identity lines for them)",
 				    d->u.name, d->u.name);
 		} else {
 			doctor_begin(&f, "rootless_map", NSESS_WARN);
-			doctor_seen(&f, "nsession run as %s falls back to a single-id map (own uid and gid only, setgroups deny): %s",
+			nsess_finding_seenf(&f, "nsession run as %s falls back to a single-id map (own uid and gid only, setgroups deny): %s",
 				    d->u.name,
 				    !helpers ? why
 					     : !have[0] ? "no usable subuid range" : "no usable subgid range");
 			if (!helpers)
-				doctor_fix(&f, "see the newuidmap/newgidmap findings above");
+				nsess_finding_fixf(&f, "see the newuidmap/newgidmap findings above");
 			else
 				doctor_add_fix(d, &f, "delegate ranges", 3);
 		}
@@ -944,7 +915,7 @@ static void doctor_emit_user(struct doctor *d)
 
 		if (d->have_policy && !d->pol.sandbox) {
 			doctor_begin(&f, "login_map", NSESS_INFO);
-			doctor_seen(&f, "the policy gives %s no sandbox (sandbox = no): pam_nsession lets the login through untouched",
+			nsess_finding_seenf(&f, "the policy gives %s no sandbox (sandbox = no): pam_nsession lets the login through untouched",
 				    d->u.name);
 		} else if (!have[0] || !have[1]) {
 			bool bad = (d->range_r[0] != 0 && d->range_r[0] != -ENOENT) ||
@@ -952,17 +923,17 @@ static void doctor_emit_user(struct doctor *d)
 
 			if (bad) {
 				doctor_begin(&f, "login_map", NSESS_FAIL);
-				doctor_seen(&f, "PAM login of %s fails closed: a subordinate id line of theirs is broken or collides (see above)",
+				nsess_finding_seenf(&f, "PAM login of %s fails closed: a subordinate id line of theirs is broken or collides (see above)",
 					    d->u.name);
-				doctor_fix(&f, "fix the %s_range finding above", d->range_r[0] ? "subuid" : "subgid");
+				nsess_finding_fixf(&f, "fix the %s_range finding above", d->range_r[0] ? "subuid" : "subgid");
 			} else if (doctor_fallback_refuses(d)) {
 				doctor_begin(&f, "login_map", NSESS_FAIL);
-				doctor_seen(&f, "PAM login of %s is refused: no subordinate range and the policy says fallback = refuse",
+				nsess_finding_seenf(&f, "PAM login of %s is refused: no subordinate range and the policy says fallback = refuse",
 					    d->u.name);
 				doctor_add_fix(d, &f, "delegate ranges", 3);
 			} else {
 				doctor_begin(&f, "login_map", NSESS_WARN);
-				doctor_seen(&f, "PAM login of %s gets a single-id map (own uid and gid, setgroups deny; files of other ids show as nobody), the policy's fallback = single",
+				nsess_finding_seenf(&f, "PAM login of %s gets a single-id map (own uid and gid, setgroups deny; files of other ids show as nobody), the policy's fallback = single",
 					    d->u.name);
 				doctor_add_fix(d, &f, "for the keep-id layout with all groups, delegate ranges", 3);
 			}
@@ -971,12 +942,12 @@ static void doctor_emit_user(struct doctor *d)
 			r = plan ? nsess_idmap_plan(&req, plan, &e) : -ENOMEM;
 			if (r < 0) {
 				doctor_begin(&f, "login_map", NSESS_FAIL);
-				doctor_seen(&f, "PAM login of %s: the %s map cannot be planned: %s", d->u.name,
+				nsess_finding_seenf(&f, "PAM login of %s: the %s map cannot be planned: %s", d->u.name,
 					    nsess_layout_name(layout), e.msg);
-				doctor_fix(&f, "fix the ranges or the groups named above");
+				nsess_finding_fixf(&f, "fix the ranges or the groups named above");
 			} else {
 				doctor_begin(&f, "login_map", NSESS_OK);
-				doctor_seen(&f, "PAM login of %s: %s layout, uid_map %u lines, gid_map %u lines, %zu groups%s",
+				nsess_finding_seenf(&f, "PAM login of %s: %s layout, uid_map %u lines, gid_map %u lines, %zu groups%s",
 					    d->u.name, nsess_layout_name(layout), plan->uid.n, plan->gid.n,
 					    d->u.n_groups,
 					    plan->setgroups_deny ? ", setgroups deny (a group is not mapped)"
@@ -1434,11 +1405,11 @@ static void doctor_judge_service(struct doctor *d, const struct doctor_pam_servi
 	}
 	doctor_begin(f, "pam_service", v.status);
 	if (v.status == NSESS_OK)
-		doctor_seen(f, "%s: %s (join %s fits)", s->name, lines, sshd ? "setcred" : "open");
+		nsess_finding_seenf(f, "%s: %s (join %s fits)", s->name, lines, sshd ? "setcred" : "open");
 	else
-		doctor_seen(f, "%s: %s; %s", s->name, v.why, lines);
+		nsess_finding_seenf(f, "%s: %s; %s", s->name, v.why, lines);
 	if (v.fix[0])
-		doctor_fix(f, "%s", v.fix);
+		nsess_finding_fixf(f, "%s", v.fix);
 }
 
 static void doctor_gather_policy(struct doctor *d)
@@ -1471,7 +1442,7 @@ static void doctor_emit_pam(struct doctor *d)
 	d->area = "pam";
 	if (d->pam_dir_err) {
 		doctor_begin(&f, "pam_d", d->pam_dir_err == -ENOENT ? NSESS_INFO : NSESS_WARN);
-		doctor_seen(&f, "cannot read /etc/pam.d: %s", doctor_strerror(d->pam_dir_err, err, sizeof(err)));
+		nsess_finding_seenf(&f, "cannot read /etc/pam.d: %s", doctor_strerror(d->pam_dir_err, err, sizeof(err)));
 		doctor_push(d, &f);
 	}
 	for (i = 0; i < d->n_svc; i++) {
@@ -1484,17 +1455,17 @@ static void doctor_emit_pam(struct doctor *d)
 		doctor_push(d, &f);
 		if (s->systemd) {
 			doctor_begin(&f, "pam_systemd", NSESS_WARN);
-			doctor_seen(&f, "%s also runs pam_systemd.so: systemd --user and the session bus run outside the session; a process inside reaches them via /run/user/UID (the host filesystem is shared) and can start commands outside (systemd-run --user)",
+			nsess_finding_seenf(&f, "%s also runs pam_systemd.so: systemd --user and the session bus run outside the session; a process inside reaches them via /run/user/UID (the host filesystem is shared) and can start commands outside (systemd-run --user)",
 				    s->name);
-			doctor_fix(&f, "if sandboxed users must not get out, drop pam_systemd.so from /etc/pam.d/%s's session stack (loses XDG_RUNTIME_DIR and loginctl tracking); nsession does not yet hide /run/user",
+			nsess_finding_fixf(&f, "if sandboxed users must not get out, drop pam_systemd.so from /etc/pam.d/%s's session stack (loses XDG_RUNTIME_DIR and loginctl tracking); nsession does not yet hide /run/user",
 				   s->name);
 			doctor_push(d, &f);
 		}
 	}
 	if (!shown && !d->pam_dir_err) {
 		doctor_begin(&f, "pam_service", NSESS_INFO);
-		doctor_seen(&f, "no service in /etc/pam.d loads pam_nsession.so: logins are not sandboxed");
-		doctor_fix(&f, "to sandbox logins add 'session required pam_nsession.so' to /etc/pam.d/su and /etc/pam.d/login; for sshd also 'auth optional pam_nsession.so' (pam_nsession(8))");
+		nsess_finding_seenf(&f, "no service in /etc/pam.d loads pam_nsession.so: logins are not sandboxed");
+		nsess_finding_fixf(&f, "to sandbox logins add 'session required pam_nsession.so' to /etc/pam.d/su and /etc/pam.d/login; for sshd also 'auth optional pam_nsession.so' (pam_nsession(8))");
 		doctor_push(d, &f);
 	}
 
@@ -1510,16 +1481,16 @@ static void doctor_emit_pam(struct doctor *d)
 		r = nsess_policy_load(full, &pf, &e);
 		if (r < 0) {
 			doctor_begin(&f, "policy_file", NSESS_FAIL);
-			doctor_seen(&f, "%s", e.msg);
-			doctor_fix(&f, "correct %s as the message says (nsession.conf(5)); until then every login through pam_nsession with this file fails",
+			nsess_finding_seenf(&f, "%s", e.msg);
+			nsess_finding_fixf(&f, "correct %s as the message says (nsession.conf(5)); until then every login through pam_nsession with this file fails",
 				   d->policy_path[i]);
 		} else if (doctor_lstat(d, d->policy_path[i], &st) == -ENOENT) {
 			doctor_begin(&f, "policy_file", NSESS_INFO);
-			doctor_seen(&f, "%s does not exist: the built-in defaults apply (sandbox yes, net slirp, map keep-id, on_failure closed, fallback single)",
+			nsess_finding_seenf(&f, "%s does not exist: the built-in defaults apply (sandbox yes, net slirp, map keep-id, on_failure closed, fallback single)",
 				    d->policy_path[i]);
 		} else {
 			doctor_begin(&f, "policy_file", NSESS_OK);
-			doctor_seen(&f, "%s parses", d->policy_path[i]);
+			nsess_finding_seenf(&f, "%s parses", d->policy_path[i]);
 		}
 		doctor_push(d, &f);
 		if (r == 0 && d->have_user) {
@@ -1534,9 +1505,9 @@ static void doctor_emit_pam(struct doctor *d)
 			if (nsess_policy_describe(&pol, desc, sizeof(desc)) < 0)
 				snprintf(desc, sizeof(desc), "(description too long)");
 			doctor_begin(&f, "policy_user", NSESS_INFO);
-			doctor_seen(&f, "for %s: %s", d->u.name, desc);
+			nsess_finding_seenf(&f, "for %s: %s", d->u.name, desc);
 			if (pol.on_failure == NSESS_FAIL_OPEN)
-				doctor_fix(&f, "note: on_failure = open lets %s in unsandboxed when setup fails",
+				nsess_finding_fixf(&f, "note: on_failure = open lets %s in unsandboxed when setup fails",
 					   d->u.name);
 			doctor_push(d, &f);
 		}
@@ -1556,9 +1527,9 @@ static void doctor_escape(struct doctor *d, const char *id, const char *path, co
 		return;
 	(*found)++;
 	doctor_begin(&f, id, NSESS_WARN);
-	doctor_seen(&f, "%s listens on %s: sessions share the host filesystem, so a process inside can connect to it (only abstract sockets stay out of reach); %s",
+	nsess_finding_seenf(&f, "%s listens on %s: sessions share the host filesystem, so a process inside can connect to it (only abstract sockets stay out of reach); %s",
 		    what, path, how);
-	doctor_fix(&f, "stop it for sandboxed users (systemctl stop user@%" PRIu32 ".service; loginctl disable-linger %s; no pam_systemd.so / ssh-agent in their login services), or accept it: nsession does not yet hide these paths inside sessions",
+	nsess_finding_fixf(&f, "stop it for sandboxed users (systemctl stop user@%" PRIu32 ".service; loginctl disable-linger %s; no pam_systemd.so / ssh-agent in their login services), or accept it: nsession does not yet hide these paths inside sessions",
 		   d->u.uid, d->u.name);
 	doctor_push(d, &f);
 }
@@ -1573,7 +1544,7 @@ static void doctor_emit_engine(struct doctor *d)
 
 	d->area = "engine";
 	doctor_begin(&f, "libslirp", NSESS_OK);
-	doctor_seen(&f, "libslirp %s (run time); protocol emulation off, host loopback off by default",
+	nsess_finding_seenf(&f, "libslirp %s (run time); protocol emulation off, host loopback off by default",
 		    nsess_engine_version());
 	doctor_push(d, &f);
 	if (!d->have_user)
@@ -1610,9 +1581,9 @@ static void doctor_emit_engine(struct doctor *d)
 		} else {
 			doctor_begin(&f, "escape_routes", NSESS_INFO);
 			f.needs_root = true;
-			doctor_seen(&f, "cannot look into %s (%s): its sockets (user manager, session bus, agents) were not checked",
+			nsess_finding_seenf(&f, "cannot look into %s (%s): its sockets (user manager, session bus, agents) were not checked",
 				    path, doctor_strerror(errno, err, sizeof(err)));
-			doctor_fix(&f, "run nsession doctor as root or as %s", d->u.name);
+			nsess_finding_fixf(&f, "run nsession doctor as root or as %s", d->u.name);
 			doctor_push(d, &f);
 			found++;
 		}
@@ -1638,9 +1609,9 @@ static void doctor_emit_engine(struct doctor *d)
 				if (!ad) {
 					doctor_begin(&f, "ssh_agent", NSESS_INFO);
 					f.needs_root = true;
-					doctor_seen(&f, "%s (owned by %s) may hold an ssh-agent socket but cannot be read (%s)",
+					nsess_finding_seenf(&f, "%s (owned by %s) may hold an ssh-agent socket but cannot be read (%s)",
 						    dpath, d->u.name, doctor_strerror(errno, err, sizeof(err)));
-					doctor_fix(&f, "run nsession doctor as root or as %s", d->u.name);
+					nsess_finding_fixf(&f, "run nsession doctor as root or as %s", d->u.name);
 					doctor_push(d, &f);
 					found++;
 					continue;
@@ -1662,15 +1633,15 @@ static void doctor_emit_engine(struct doctor *d)
 	snprintf(path, sizeof(path), "/var/lib/systemd/linger/%s", d->u.name);
 	if (doctor_lstat(d, path, &st) == 0) {
 		doctor_begin(&f, "linger", NSESS_WARN);
-		doctor_seen(&f, "lingering is on for %s (%s): their systemd --user manager runs outside any session, and sessions can reach it through /run/user/%" PRIu32 "/bus",
+		nsess_finding_seenf(&f, "lingering is on for %s (%s): their systemd --user manager runs outside any session, and sessions can reach it through /run/user/%" PRIu32 "/bus",
 			    d->u.name, path, d->u.uid);
-		doctor_fix(&f, "loginctl disable-linger %s", d->u.name);
+		nsess_finding_fixf(&f, "loginctl disable-linger %s", d->u.name);
 		doctor_push(d, &f);
 		found++;
 	}
 	if (!found) {
 		doctor_begin(&f, "escape_routes", NSESS_OK);
-		doctor_seen(&f, "no user manager, session bus or ssh-agent socket of %s was found under /run/user/%" PRIu32 " or /tmp right now (they appear while %s is logged in through pam_systemd or runs an agent)",
+		nsess_finding_seenf(&f, "no user manager, session bus or ssh-agent socket of %s was found under /run/user/%" PRIu32 " or /tmp right now (they appear while %s is logged in through pam_systemd or runs an agent)",
 			    d->u.name, d->u.uid, d->u.name);
 		doctor_push(d, &f);
 	}
@@ -1754,30 +1725,30 @@ static void doctor_emit_sessions(struct doctor *d)
 
 		if (e == ENOENT) {
 			doctor_begin(&f, "sessions", NSESS_OK);
-			doctor_seen(&f, "%s does not exist: no session was opened since boot", rundir);
+			nsess_finding_seenf(&f, "%s does not exist: no session was opened since boot", rundir);
 		} else if (e == EACCES) {
 			doctor_begin(&f, "sessions", NSESS_INFO);
 			f.needs_root = true;
-			doctor_seen(&f, "cannot read %s (root-owned, mode 0700): sessions not checked", rundir);
-			doctor_fix(&f, "run nsession doctor as root to list sessions and stale entries");
+			nsess_finding_seenf(&f, "cannot read %s (root-owned, mode 0700): sessions not checked", rundir);
+			nsess_finding_fixf(&f, "run nsession doctor as root to list sessions and stale entries");
 		} else if (e == ELOOP || e == ENOTDIR) {
 			doctor_begin(&f, "sessions", NSESS_FAIL);
-			doctor_seen(&f, "%s is a symlink or not a directory: pam_nsession refuses to keep state there",
+			nsess_finding_seenf(&f, "%s is a symlink or not a directory: pam_nsession refuses to keep state there",
 				    rundir);
-			doctor_fix(&f, "remove it (rm %s); pam_nsession creates the directory again, root-owned and 0700",
+			nsess_finding_fixf(&f, "remove it (rm %s); pam_nsession creates the directory again, root-owned and 0700",
 				   rundir);
 		} else {
 			doctor_begin(&f, "sessions", NSESS_WARN);
-			doctor_seen(&f, "cannot open %s: %s", rundir, doctor_strerror(e, err, sizeof(err)));
+			nsess_finding_seenf(&f, "cannot open %s: %s", rundir, doctor_strerror(e, err, sizeof(err)));
 		}
 		doctor_push(d, &f);
 		return;
 	}
 	if (fstat(dfd, &st) == 0 && ((st.st_mode & 07777) != 0700 || (d->real && st.st_uid != 0))) {
 		doctor_begin(&f, "run_dir", NSESS_FAIL);
-		doctor_seen(&f, "%s has mode %04o, owner uid %u: it must be root-owned and 0700, or anyone could read or plant session records",
+		nsess_finding_seenf(&f, "%s has mode %04o, owner uid %u: it must be root-owned and 0700, or anyone could read or plant session records",
 			    rundir, (unsigned int)(st.st_mode & 07777), (unsigned int)st.st_uid);
-		doctor_fix(&f, "chown root:root %s; chmod 0700 %s (pam_nsession refuses it until then)",
+		nsess_finding_fixf(&f, "chown root:root %s; chmod 0700 %s (pam_nsession refuses it until then)",
 			   rundir, rundir);
 		doctor_push(d, &f);
 	}
@@ -1798,9 +1769,9 @@ static void doctor_emit_sessions(struct doctor *d)
 			odd++;
 			if (shown++ < DOCTOR_STALE_SHOWN) {
 				doctor_begin(&f, "session_entry", NSESS_WARN);
-				doctor_seen(&f, "%s/%s is not a session record (names are numbers)", rundir,
+				nsess_finding_seenf(&f, "%s/%s is not a session record (names are numbers)", rundir,
 					    de->d_name);
-				doctor_fix(&f, "find out who put it there, then remove it");
+				nsess_finding_fixf(&f, "find out who put it there, then remove it");
 				doctor_push(d, &f);
 			}
 			continue;
@@ -1810,13 +1781,13 @@ static void doctor_emit_sessions(struct doctor *d)
 			odd++;
 			if (shown++ < DOCTOR_STALE_SHOWN) {
 				doctor_begin(&f, "session_entry", NSESS_WARN);
-				doctor_seen(&f, "%s/%s: no readable session file (%s): being created, or left over",
+				nsess_finding_seenf(&f, "%s/%s: no readable session file (%s): being created, or left over",
 					    rundir, de->d_name,
 					    r == -EINVAL ? "malformed"
 					    : r == -ELOOP ? "a symlink"
 					    : r == -EBADF ? "not a regular file"
 							  : doctor_strerror(r, err, sizeof(err)));
-				doctor_fix(&f, "if no login is in progress: rm -r %s/%s", rundir, de->d_name);
+				nsess_finding_fixf(&f, "if no login is in progress: rm -r %s/%s", rundir, de->d_name);
 				doctor_push(d, &f);
 			}
 			continue;
@@ -1836,15 +1807,15 @@ static void doctor_emit_sessions(struct doctor *d)
 			if (gmtime_r(&t, &tm))
 				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 			doctor_begin(&f, "session_stale", NSESS_WARN);
-			doctor_seen(&f, "%s/%s: session of %s (uid %" PRIu32 ") started %s; its holder process %d is gone%s",
+			nsess_finding_seenf(&f, "%s/%s: session of %s (uid %" PRIu32 ") started %s; its holder process %d is gone%s",
 				    rundir, de->d_name, info.user, info.uid, when, (int)info.holder_pid,
 				    doctor_pid_alive(d, info.engine_pid, info.started) ? ", but its engine still runs"
 									 : "");
 			if (doctor_pid_alive(d, info.engine_pid, info.started))
-				doctor_fix(&f, "kill %d; rm -r %s/%s (or it is reclaimed at the next login)",
+				nsess_finding_fixf(&f, "kill %d; rm -r %s/%s (or it is reclaimed at the next login)",
 					   (int)info.engine_pid, rundir, de->d_name);
 			else
-				doctor_fix(&f, "rm -r %s/%s (or it is reclaimed at the next login)", rundir,
+				nsess_finding_fixf(&f, "rm -r %s/%s (or it is reclaimed at the next login)", rundir,
 					   de->d_name);
 			doctor_push(d, &f);
 		}
@@ -1852,17 +1823,17 @@ static void doctor_emit_sessions(struct doctor *d)
 	closedir(dir);
 	if (shown > DOCTOR_STALE_SHOWN) {
 		doctor_begin(&f, "session_stale", NSESS_WARN);
-		doctor_seen(&f, "%u more stale or odd entries in %s not shown", shown - DOCTOR_STALE_SHOWN,
+		nsess_finding_seenf(&f, "%u more stale or odd entries in %s not shown", shown - DOCTOR_STALE_SHOWN,
 			    rundir);
-		doctor_fix(&f, "remove the stale entries (their holder processes are gone)");
+		nsess_finding_fixf(&f, "remove the stale entries (their holder processes are gone)");
 		doctor_push(d, &f);
 	}
 	doctor_begin(&f, "sessions", NSESS_OK);
 	if (d->have_user)
-		doctor_seen(&f, "%s: %u entries: %u running (%u of %s), %u stale, %u other", rundir, total,
+		nsess_finding_seenf(&f, "%s: %u entries: %u running (%u of %s), %u stale, %u other", rundir, total,
 			    live, mine, d->u.name, stale, odd);
 	else
-		doctor_seen(&f, "%s: %u entries: %u running, %u stale, %u other", rundir, total, live,
+		nsess_finding_seenf(&f, "%s: %u entries: %u running, %u stale, %u other", rundir, total, live,
 			    stale, odd);
 	doctor_push(d, &f);
 }

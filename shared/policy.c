@@ -346,41 +346,6 @@ static bool policy_is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/*
- * Read one line into @buf (newline dropped). Bytes past @cap - 1 are
- * consumed and flagged in @overlong, never stored; NUL bytes are stored,
- * so @len, not strlen(), is the length.
- * Return: 1 a line, 0 end of file, -EIO, -EFBIG past NSESS_POLICY_SIZE_MAX.
- */
-static int policy_read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong,
-			    size_t *total)
-{
-	bool any = false;
-	int c;
-
-	*len = 0;
-	*overlong = false;
-	for (;;) {
-		c = getc(f);
-		if (c == EOF) {
-			if (ferror(f))
-				return -EIO;
-			break;
-		}
-		if (++*total > NSESS_POLICY_SIZE_MAX)
-			return -EFBIG;
-		any = true;
-		if (c == '\n')
-			break;
-		if (*len < cap - 1)
-			buf[(*len)++] = (char)c;
-		else
-			*overlong = true;
-	}
-	buf[*len] = '\0';
-	return any ? 1 : 0;
-}
-
 /* ---- values -------------------------------------------------------------- */
 
 static int policy_yes_no(struct policy_parser *p, const char *key, const char *v, bool *out)
@@ -724,7 +689,7 @@ int nsess_policy_parse(FILE *f, const char *path, struct nsess_policy_file **out
 	p.e = e;
 	for (;;) {
 		p.line++;
-		r = policy_read_line(f, buf, sizeof(buf), &len, &overlong, &total);
+		r = nsess_read_line(f, buf, sizeof(buf), &len, &overlong, &total, NSESS_POLICY_SIZE_MAX);
 		if (r == 0)
 			break;
 		if (r == -EFBIG) {

@@ -129,40 +129,6 @@ static void sid_truncate(struct nsess_subid_file *f, unsigned int line, const ch
 }
 
 /*
- * Read one line into @buf (NUL-terminated, newline dropped). Bytes past
- * @cap - 1 are consumed and flagged in @overlong, never stored.
- * Return: 1 a line, 0 end of file, -EIO, -EFBIG past SID_FILE_MAX.
- */
-static int sid_read_line(FILE *fp, char *buf, size_t cap, size_t *len, bool *overlong,
-			 size_t *total)
-{
-	bool any = false;
-	int c;
-
-	*len = 0;
-	*overlong = false;
-	for (;;) {
-		c = getc(fp);
-		if (c == EOF) {
-			if (ferror(fp))
-				return -EIO;
-			break;
-		}
-		if (++*total > SID_FILE_MAX)
-			return -EFBIG;
-		any = true;
-		if (c == '\n')
-			break;
-		if (*len < cap - 1)
-			buf[(*len)++] = (char)c;
-		else
-			*overlong = true;
-	}
-	buf[*len] = '\0';
-	return any ? 1 : 0;
-}
-
-/*
  * The owner a broken line most likely belongs to: the text before the first
  * ':' (or the first word when there is none), without blanks, a CR or a
  * leading '+'/'-', cut at a NUL byte. Generous on purpose: blaming a line on a user only makes
@@ -530,7 +496,7 @@ int nsess_subid_parse(FILE *fp, const char *path, struct nsess_subid_file *out)
 	f->present = true;
 
 	for (;;) {
-		r = sid_read_line(fp, buf, sizeof(buf), &len, &overlong, &total);
+		r = nsess_read_line(fp, buf, sizeof(buf), &len, &overlong, &total, SID_FILE_MAX);
 		if (r == -EFBIG) {
 			sid_truncate(f, ln + 1,
 				     "file is larger than 16 MiB; nsession stops reading and refuses "

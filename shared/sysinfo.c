@@ -125,9 +125,7 @@ static void sysinfo_vfmt(char *dst, size_t len, const char *fmt, va_list ap)
 	vsnprintf(dst, len, fmt, ap);
 }
 
-static void sysinfo_seen(struct nsess_finding *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void sysinfo_seen(struct nsess_finding *f, const char *fmt, ...)
+void nsess_finding_seenf(struct nsess_finding *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -136,9 +134,7 @@ static void sysinfo_seen(struct nsess_finding *f, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void sysinfo_fix(struct nsess_finding *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void sysinfo_fix(struct nsess_finding *f, const char *fmt, ...)
+void nsess_finding_fixf(struct nsess_finding *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -507,19 +503,19 @@ static int sysinfo_sysctl(const struct nsess_sysinfo_opts *o, const char *id,
 		raw[i - 1] = '\0';
 	sysinfo_begin(f, id, NSESS_WARN);
 	if (r == -EINVAL || r == -EFBIG)
-		sysinfo_seen(f, "%s: unreadable value \"%s\"%s in %s", name, raw,
+		nsess_finding_seenf(f, "%s: unreadable value \"%s\"%s in %s", name, raw,
 			     r == -EFBIG ? "... (too long)" : "", path);
 	else
-		sysinfo_seen(f, "%s: cannot read %s: %s", name, path,
+		nsess_finding_seenf(f, "%s: cannot read %s: %s", name, path,
 			     sysinfo_read_strerror(r, err, sizeof(err)));
-	sysinfo_fix(f, "check %s by hand: the kernel writes a decimal number there", path);
+	nsess_finding_fixf(f, "check %s by hand: the kernel writes a decimal number there", path);
 	sysinfo_fact(f, "%s=?", name);
 	return r;
 }
 
 static void sysinfo_persist_fix(struct nsess_finding *f, const char *name, const char *val)
 {
-	sysinfo_fix(f, "sysctl -w %s=%s; make it last: echo %s=%s > /etc/sysctl.d/90-nsession.conf",
+	nsess_finding_fixf(f, "sysctl -w %s=%s; make it last: echo %s=%s > /etc/sysctl.d/90-nsession.conf",
 		    name, val, name, val);
 }
 
@@ -532,9 +528,9 @@ static void sysinfo_probe_max_userns(const struct nsess_sysinfo_opts *o, struct 
 	r = sysinfo_sysctl(o, "max_user_namespaces", name, &v, f);
 	if (r == -ENOENT) {
 		sysinfo_begin(f, "max_user_namespaces", NSESS_FAIL);
-		sysinfo_seen(f, "%s is absent: the kernel has no user namespaces (CONFIG_USER_NS) or /proc is not mounted",
+		nsess_finding_seenf(f, "%s is absent: the kernel has no user namespaces (CONFIG_USER_NS) or /proc is not mounted",
 			     name);
-		sysinfo_fix(f, "boot a kernel built with CONFIG_USER_NS=y and mount proc on /proc");
+		nsess_finding_fixf(f, "boot a kernel built with CONFIG_USER_NS=y and mount proc on /proc");
 		sysinfo_fact(f, "%s absent", name);
 		return;
 	}
@@ -542,11 +538,11 @@ static void sysinfo_probe_max_userns(const struct nsess_sysinfo_opts *o, struct 
 		return;
 	if (v == 0) {
 		sysinfo_begin(f, "max_user_namespaces", NSESS_FAIL);
-		sysinfo_seen(f, "%s=0: nobody, not even root, may create a user namespace", name);
+		nsess_finding_seenf(f, "%s=0: nobody, not even root, may create a user namespace", name);
 		sysinfo_persist_fix(f, name, "15000");
 	} else {
 		sysinfo_begin(f, "max_user_namespaces", NSESS_OK);
-		sysinfo_seen(f, "%s=%u", name, v);
+		nsess_finding_seenf(f, "%s=%u", name, v);
 	}
 	sysinfo_fact(f, "%s=%u", name, v);
 }
@@ -560,17 +556,17 @@ static void sysinfo_probe_userns_clone(const struct nsess_sysinfo_opts *o, struc
 	r = sysinfo_sysctl(o, "unprivileged_userns_clone", name, &v, f);
 	if (r == -ENOENT) {
 		sysinfo_begin(f, "unprivileged_userns_clone", NSESS_OK);
-		sysinfo_seen(f, "%s is absent (no such switch in this kernel)", name);
+		nsess_finding_seenf(f, "%s is absent (no such switch in this kernel)", name);
 		return;
 	}
 	if (r < 0)
 		return;
 	if (v != 0) {
 		sysinfo_begin(f, "unprivileged_userns_clone", NSESS_OK);
-		sysinfo_seen(f, "%s=%u", name, v);
+		nsess_finding_seenf(f, "%s=%u", name, v);
 	} else {
 		sysinfo_begin(f, "unprivileged_userns_clone", o->as_root ? NSESS_WARN : NSESS_FAIL);
-		sysinfo_seen(f, "%s=0: only privileged processes may create user namespaces%s", name,
+		nsess_finding_seenf(f, "%s=0: only privileged processes may create user namespaces%s", name,
 			     o->as_root ? " (root is fine; `nsession run` by users fails)" : "");
 		sysinfo_persist_fix(f, name, "1");
 	}
@@ -587,7 +583,7 @@ static void sysinfo_probe_apparmor(const struct nsess_sysinfo_opts *o, struct ns
 	r = sysinfo_sysctl(o, "apparmor_userns", name, &v, f);
 	if (r == -ENOENT) {
 		sysinfo_begin(f, "apparmor_userns", NSESS_OK);
-		sysinfo_seen(f, "%s is absent (AppArmor does not restrict user namespaces)", name);
+		nsess_finding_seenf(f, "%s is absent (AppArmor does not restrict user namespaces)", name);
 		sysinfo_fact(f, "%s absent", name);
 		return;
 	}
@@ -595,13 +591,13 @@ static void sysinfo_probe_apparmor(const struct nsess_sysinfo_opts *o, struct ns
 		return;
 	if (v == 0) {
 		sysinfo_begin(f, "apparmor_userns", NSESS_OK);
-		sysinfo_seen(f, "%s=0", name);
+		nsess_finding_seenf(f, "%s=0", name);
 	} else {
 		sysinfo_begin(f, "apparmor_userns", o->as_root ? NSESS_WARN : NSESS_FAIL);
-		sysinfo_seen(f, "%s=%u: AppArmor strips capabilities in user namespaces made by unprivileged programs without a profile allowing it%s",
+		nsess_finding_seenf(f, "%s=%u: AppArmor strips capabilities in user namespaces made by unprivileged programs without a profile allowing it%s",
 			     name, v,
 			     o->as_root ? " (root is fine; `nsession run` by users fails)" : "");
-		sysinfo_fix(f, "write /etc/apparmor.d/nsession: 'abi <abi/4.0>, include <tunables/global> profile nsession %s flags=(unconfined) { userns, }' and run apparmor_parser -r /etc/apparmor.d/nsession; or sysctl -w %s=0",
+		nsess_finding_fixf(f, "write /etc/apparmor.d/nsession: 'abi <abi/4.0>, include <tunables/global> profile nsession %s flags=(unconfined) { userns, }' and run apparmor_parser -r /etc/apparmor.d/nsession; or sysctl -w %s=0",
 			    self, name);
 	}
 	sysinfo_fact(f, "%s=%u", name, v);
@@ -616,19 +612,19 @@ static void sysinfo_probe_max_ns(const struct nsess_sysinfo_opts *o, const char 
 	r = sysinfo_sysctl(o, id, name, &v, f);
 	if (r == -ENOENT) {
 		sysinfo_begin(f, id, NSESS_INFO);
-		sysinfo_seen(f, "%s is absent (kernel before 4.9: no per-user limit)", name);
+		nsess_finding_seenf(f, "%s is absent (kernel before 4.9: no per-user limit)", name);
 		return;
 	}
 	if (r < 0)
 		return;
 	if (v == 0) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "%s=0: no %s namespace can be created", name, what);
+		nsess_finding_seenf(f, "%s=0: no %s namespace can be created", name, what);
 		sysinfo_persist_fix(f, name, "15000");
 		sysinfo_fact(f, "%s=0", name);
 	} else {
 		sysinfo_begin(f, id, NSESS_OK);
-		sysinfo_seen(f, "%s=%u", name, v);
+		nsess_finding_seenf(f, "%s=%u", name, v);
 	}
 }
 
@@ -647,15 +643,15 @@ static void sysinfo_probe_ns(const struct nsess_sysinfo_opts *o, const char *ns,
 	r = sysinfo_lstat(o->root, path, &st);
 	if (r == 0) {
 		sysinfo_begin(f, id, NSESS_OK);
-		sysinfo_seen(f, "%s is present", path);
+		nsess_finding_seenf(f, "%s is present", path);
 	} else if (r == -ENOENT) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "%s is missing: the kernel has no %s namespaces", path, ns);
-		sysinfo_fix(f, "boot a kernel built with %s", config);
+		nsess_finding_seenf(f, "%s is missing: the kernel has no %s namespaces", path, ns);
+		nsess_finding_fixf(f, "boot a kernel built with %s", config);
 		sysinfo_fact(f, "no %s", path);
 	} else {
 		sysinfo_begin(f, id, NSESS_WARN);
-		sysinfo_seen(f, "cannot check %s: %s", path, sysinfo_strerror(r, err, sizeof(err)));
+		nsess_finding_seenf(f, "cannot check %s: %s", path, sysinfo_strerror(r, err, sizeof(err)));
 		sysinfo_fact(f, "%s unreadable", path);
 	}
 }
@@ -709,13 +705,13 @@ void nsess_sysinfo_judge_tun(const struct stat *st, int err, bool as_root,
 	if (!st) {
 		if (err == ENOENT || err == ENOTDIR) {
 			sysinfo_begin(f, "tun", NSESS_FAIL);
-			sysinfo_seen(f, "%s is missing: no TAP device can be created", path);
-			sysinfo_fix(f, "modprobe tun (make it last: echo tun > /etc/modules-load.d/tun.conf); if the node is still missing: mkdir -p /dev/net && mknod -m 0666 %s c 10 200; in a container pass it in (--device %s)",
+			nsess_finding_seenf(f, "%s is missing: no TAP device can be created", path);
+			nsess_finding_fixf(f, "modprobe tun (make it last: echo tun > /etc/modules-load.d/tun.conf); if the node is still missing: mkdir -p /dev/net && mknod -m 0666 %s c 10 200; in a container pass it in (--device %s)",
 				    path, path);
 			sysinfo_fact(f, "%s missing", path);
 		} else {
 			sysinfo_begin(f, "tun", NSESS_WARN);
-			sysinfo_seen(f, "cannot inspect %s: %s", path,
+			nsess_finding_seenf(f, "cannot inspect %s: %s", path,
 				     sysinfo_strerror(err, e, sizeof(e)));
 			sysinfo_fact(f, "%s unreadable", path);
 		}
@@ -725,16 +721,16 @@ void nsess_sysinfo_judge_tun(const struct stat *st, int err, bool as_root,
 	sysinfo_owner_str(st->st_uid, owner, sizeof(owner));
 	if (!S_ISCHR(st->st_mode)) {
 		sysinfo_begin(f, "tun", NSESS_FAIL);
-		sysinfo_seen(f, "%s is not a character device (%s)", path, mode);
-		sysinfo_fix(f, "move it away and recreate the node: mknod -m 0666 %s c 10 200", path);
+		nsess_finding_seenf(f, "%s is not a character device (%s)", path, mode);
+		nsess_finding_fixf(f, "move it away and recreate the node: mknod -m 0666 %s c 10 200", path);
 		sysinfo_fact(f, "%s not a char device", path);
 		return;
 	}
 	if (major(st->st_rdev) != 10 || minor(st->st_rdev) != 200) {
 		sysinfo_begin(f, "tun", NSESS_FAIL);
-		sysinfo_seen(f, "%s is character device %u:%u, not the tun device 10:200", path,
+		nsess_finding_seenf(f, "%s is character device %u:%u, not the tun device 10:200", path,
 			     major(st->st_rdev), minor(st->st_rdev));
-		sysinfo_fix(f, "move it away and recreate the node: mknod -m 0666 %s c 10 200", path);
+		nsess_finding_fixf(f, "move it away and recreate the node: mknod -m 0666 %s c 10 200", path);
 		sysinfo_fact(f, "%s is %u:%u", path, major(st->st_rdev), minor(st->st_rdev));
 		return;
 	}
@@ -745,15 +741,15 @@ void nsess_sysinfo_judge_tun(const struct stat *st, int err, bool as_root,
 	 */
 	if ((st->st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH)) {
 		sysinfo_begin(f, "tun", NSESS_OK);
-		sysinfo_seen(f, "%s is %s %s: any user may open it", path, mode, owner);
+		nsess_finding_seenf(f, "%s is %s %s: any user may open it", path, mode, owner);
 		sysinfo_fact(f, "%s %s %s", path, mode, owner);
 		return;
 	}
 	sysinfo_begin(f, "tun", as_root ? NSESS_WARN : NSESS_FAIL);
-	sysinfo_seen(f, "%s is %s %s: only %s may open it%s", path, mode, owner,
+	nsess_finding_seenf(f, "%s is %s %s: only %s may open it%s", path, mode, owner,
 		     st->st_uid == 0 ? "root" : "its owner",
 		     as_root ? " (root is fine; `nsession run` by users fails)" : "");
-	sysinfo_fix(f, "chmod 0666 %s; make it last with a udev rule: KERNEL==\"tun\", MODE=\"0666\" in /etc/udev/rules.d/60-nsession-tun.rules",
+	nsess_finding_fixf(f, "chmod 0666 %s; make it last with a udev rule: KERNEL==\"tun\", MODE=\"0666\" in /etc/udev/rules.d/60-nsession-tun.rules",
 		    path);
 	sysinfo_fact(f, "%s %s %s", path, mode, owner);
 }
@@ -769,7 +765,7 @@ int nsess_sysinfo_probe_tun(const struct nsess_sysinfo_opts *o, struct nsess_fin
 	r = sysinfo_lstat(o->root, "/dev/net/tun", &st);
 	if (r == -ENAMETOOLONG || r == -EINVAL) {
 		sysinfo_begin(f, "tun", NSESS_WARN);
-		sysinfo_seen(f, "cannot inspect /dev/net/tun: the root directory's path is too long");
+		nsess_finding_seenf(f, "cannot inspect /dev/net/tun: the root directory's path is too long");
 		return r;
 	}
 	nsess_sysinfo_judge_tun(r == 0 ? &st : NULL, -r, o->as_root, f);
@@ -792,15 +788,15 @@ void nsess_sysinfo_judge_helper(int which, const char *path, const struct stat *
 	if (!st) {
 		if (err == ENOENT || err == ENOTDIR) {
 			sysinfo_begin(f, id, NSESS_FAIL);
-			sysinfo_seen(f, "%s is missing: no subordinate id ranges can be mapped", path);
-			sysinfo_fix(f, "apt-get install uidmap (Fedora: dnf install shadow-utils), or build with --with-%s=PATH pointing at it",
+			nsess_finding_seenf(f, "%s is missing: no subordinate id ranges can be mapped", path);
+			nsess_finding_fixf(f, "apt-get install uidmap (Fedora: dnf install shadow-utils), or build with --with-%s=PATH pointing at it",
 				    id);
 			sysinfo_fact(f, "%s missing", path);
 		} else {
 			sysinfo_begin(f, id, NSESS_FAIL);
-			sysinfo_seen(f, "cannot inspect %s: %s", path,
+			nsess_finding_seenf(f, "cannot inspect %s: %s", path,
 				     sysinfo_strerror(err, e, sizeof(e)));
-			sysinfo_fix(f, "make %s and its directories readable (ls -ld each component)", path);
+			nsess_finding_fixf(f, "make %s and its directories readable (ls -ld each component)", path);
 			sysinfo_fact(f, "%s unreadable", path);
 		}
 		return;
@@ -809,63 +805,63 @@ void nsess_sysinfo_judge_helper(int which, const char *path, const struct stat *
 	perm = (unsigned int)(st->st_mode & 07777);
 	if (S_ISLNK(st->st_mode)) {
 		sysinfo_begin(f, id, NSESS_WARN);
-		sysinfo_seen(f, "%s is a symlink; nsession judges the file itself, not what a link points to",
+		nsess_finding_seenf(f, "%s is a symlink; nsession judges the file itself, not what a link points to",
 			     path);
-		sysinfo_fix(f, "build with --with-%s= set to the real file (readlink -f %s)", id, path);
+		nsess_finding_fixf(f, "build with --with-%s= set to the real file (readlink -f %s)", id, path);
 		sysinfo_fact(f, "%s symlink", path);
 		return;
 	}
 	if (!S_ISREG(st->st_mode)) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "%s is not a regular file (%s)", path, mode);
-		sysinfo_fix(f, "reinstall it: apt-get install --reinstall uidmap");
+		nsess_finding_seenf(f, "%s is not a regular file (%s)", path, mode);
+		nsess_finding_fixf(f, "reinstall it: apt-get install --reinstall uidmap");
 		sysinfo_fact(f, "%s not a file", path);
 		return;
 	}
 	if (st->st_uid != 0) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "%s is owned by uid %u, not root: its owner could change a privileged helper",
+		nsess_finding_seenf(f, "%s is owned by uid %u, not root: its owner could change a privileged helper",
 			     path, (unsigned int)st->st_uid);
-		sysinfo_fix(f, "chown root:root %s (or reinstall: apt-get install --reinstall uidmap)", path);
+		nsess_finding_fixf(f, "chown root:root %s (or reinstall: apt-get install --reinstall uidmap)", path);
 		sysinfo_fact(f, "%s owner uid %u", path, (unsigned int)st->st_uid);
 		return;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "%s is writable by group or others (%s): anyone could replace a privileged helper",
+		nsess_finding_seenf(f, "%s is writable by group or others (%s): anyone could replace a privileged helper",
 			     path, mode);
-		sysinfo_fix(f, "chmod go-w %s, then check it was not tampered with (apt-get install --reinstall uidmap)",
+		nsess_finding_fixf(f, "chmod go-w %s, then check it was not tampered with (apt-get install --reinstall uidmap)",
 			    path);
 		sysinfo_fact(f, "%s mode %04o", path, perm);
 		return;
 	}
 	if (!(st->st_mode & S_IXOTH)) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "%s is not executable by other users (%s)", path, mode);
-		sysinfo_fix(f, "chmod 4755 %s", path);
+		nsess_finding_seenf(f, "%s is not executable by other users (%s)", path, mode);
+		nsess_finding_fixf(f, "chmod 4755 %s", path);
 		sysinfo_fact(f, "%s mode %04o", path, perm);
 		return;
 	}
 	if (st->st_mode & S_ISUID) {
 		sysinfo_begin(f, id, NSESS_OK);
-		sysinfo_seen(f, "%s is setuid root (%s)", path, mode);
+		nsess_finding_seenf(f, "%s is setuid root (%s)", path, mode);
 		sysinfo_fact(f, "%s setuid root", path);
 		return;
 	}
 	if (has_cap > 0) {
 		sysinfo_begin(f, id, NSESS_OK);
-		sysinfo_seen(f, "%s has %s in its file capabilities (%s, owner root)", path, cap, mode);
+		nsess_finding_seenf(f, "%s has %s in its file capabilities (%s, owner root)", path, cap, mode);
 		sysinfo_fact(f, "%s %s", path, cap);
 		return;
 	}
 	sysinfo_begin(f, id, NSESS_FAIL);
 	if (has_cap < 0)
-		sysinfo_seen(f, "%s is not setuid and its file capabilities could not be read (%s)",
+		nsess_finding_seenf(f, "%s is not setuid and its file capabilities could not be read (%s)",
 			     path, sysinfo_strerror(has_cap, e, sizeof(e)));
 	else
-		sysinfo_seen(f, "%s is neither setuid nor has %s in its file capabilities (%s)",
+		nsess_finding_seenf(f, "%s is neither setuid nor has %s in its file capabilities (%s)",
 			     path, cap, mode);
-	sysinfo_fix(f, "chmod u+s %s, or setcap %s+ep %s", path, cap, path);
+	nsess_finding_fixf(f, "chmod u+s %s, or setcap %s+ep %s", path, cap, path);
 	sysinfo_fact(f, "%s no setuid/%s", path, cap);
 }
 
@@ -912,15 +908,15 @@ int nsess_sysinfo_probe_helper(const struct nsess_sysinfo_opts *o, int which,
 		   : (o->newgidmap ? o->newgidmap : NSESS_NEWGIDMAP);
 	if (path[0] != '/') {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "the configured %s path \"%s\" is not absolute", id, path);
-		sysinfo_fix(f, "configure an absolute path (--with-%s=/usr/bin/%s)", id, id);
+		nsess_finding_seenf(f, "the configured %s path \"%s\" is not absolute", id, path);
+		nsess_finding_fixf(f, "configure an absolute path (--with-%s=/usr/bin/%s)", id, id);
 		sysinfo_fact(f, "%s path not absolute", id);
 		return -EINVAL;
 	}
 	r = sysinfo_path(o->root, path, full, sizeof(full));
 	if (r < 0) {
 		sysinfo_begin(f, id, NSESS_FAIL);
-		sysinfo_seen(f, "cannot inspect %s: path too long", path);
+		nsess_finding_seenf(f, "cannot inspect %s: path too long", path);
 		sysinfo_fact(f, "%s unreadable", path);
 		return r;
 	}
@@ -1002,10 +998,10 @@ static void sysinfo_probe_status(const struct nsess_sysinfo_opts *o, struct nses
 	}
 	if (r < 0) {
 		sysinfo_begin(nnp, "no_new_privs", NSESS_WARN);
-		sysinfo_seen(nnp, "cannot read %s: %s", path,
+		nsess_finding_seenf(nnp, "cannot read %s: %s", path,
 			     sysinfo_read_strerror(r, err, sizeof(err)));
 		sysinfo_begin(sec, "seccomp", NSESS_WARN);
-		sysinfo_seen(sec, "cannot read %s: %s", path,
+		nsess_finding_seenf(sec, "cannot read %s: %s", path,
 			     sysinfo_read_strerror(r, err, sizeof(err)));
 		return;
 	}
@@ -1013,39 +1009,39 @@ static void sysinfo_probe_status(const struct nsess_sysinfo_opts *o, struct nses
 	r = sysinfo_status_field(data, got, "NoNewPrivs", &v);
 	if (r == -ENOENT) {
 		sysinfo_begin(nnp, "no_new_privs", NSESS_INFO);
-		sysinfo_seen(nnp, "%s has no NoNewPrivs line (kernel before 4.10)", path);
+		nsess_finding_seenf(nnp, "%s has no NoNewPrivs line (kernel before 4.10)", path);
 	} else if (r < 0) {
 		sysinfo_begin(nnp, "no_new_privs", NSESS_WARN);
-		sysinfo_seen(nnp, "%s: unreadable NoNewPrivs value", path);
+		nsess_finding_seenf(nnp, "%s: unreadable NoNewPrivs value", path);
 		sysinfo_fact(nnp, "NoNewPrivs=?");
 	} else if (v == 0) {
 		sysinfo_begin(nnp, "no_new_privs", NSESS_OK);
-		sysinfo_seen(nnp, "NoNewPrivs=0");
+		nsess_finding_seenf(nnp, "NoNewPrivs=0");
 	} else {
 		/* root writes its maps directly and needs no setuid helper */
 		sysinfo_begin(nnp, "no_new_privs", o->as_root ? NSESS_INFO : NSESS_WARN);
-		sysinfo_seen(nnp, "NoNewPrivs=%u: this process cannot gain privileges, so setuid or file capabilities of newuidmap/newgidmap have no effect; only the direct and uid-only maps remain",
+		nsess_finding_seenf(nnp, "NoNewPrivs=%u: this process cannot gain privileges, so setuid or file capabilities of newuidmap/newgidmap have no effect; only the direct and uid-only maps remain",
 			     v);
-		sysinfo_fix(nnp, "run nsession from a context without no_new_privs (systemd: NoNewPrivileges=no; docker/podman: without --security-opt no-new-privileges; it is inherited from the parent)");
+		nsess_finding_fixf(nnp, "run nsession from a context without no_new_privs (systemd: NoNewPrivileges=no; docker/podman: without --security-opt no-new-privileges; it is inherited from the parent)");
 		sysinfo_fact(nnp, "NoNewPrivs=%u", v);
 	}
 
 	r = sysinfo_status_field(data, got, "Seccomp", &v);
 	if (r == -ENOENT) {
 		sysinfo_begin(sec, "seccomp", NSESS_INFO);
-		sysinfo_seen(sec, "%s has no Seccomp line (kernel without CONFIG_SECCOMP)", path);
+		nsess_finding_seenf(sec, "%s has no Seccomp line (kernel without CONFIG_SECCOMP)", path);
 	} else if (r < 0) {
 		sysinfo_begin(sec, "seccomp", NSESS_WARN);
-		sysinfo_seen(sec, "%s: unreadable Seccomp value", path);
+		nsess_finding_seenf(sec, "%s: unreadable Seccomp value", path);
 		sysinfo_fact(sec, "Seccomp=?");
 	} else if (v == 0) {
 		sysinfo_begin(sec, "seccomp", NSESS_OK);
-		sysinfo_seen(sec, "Seccomp=0 (no filter)");
+		nsess_finding_seenf(sec, "Seccomp=0 (no filter)");
 	} else {
 		sysinfo_begin(sec, "seccomp", NSESS_WARN);
-		sysinfo_seen(sec, "Seccomp=%u: a seccomp %s is active; container runtimes' default filters refuse unshare/clone with namespace flags",
+		nsess_finding_seenf(sec, "Seccomp=%u: a seccomp %s is active; container runtimes' default filters refuse unshare/clone with namespace flags",
 			     v, v == 1 ? "strict mode" : "filter");
-		sysinfo_fix(sec, "if creating namespaces fails with EPERM, allow unshare/clone with namespace flags (docker: --security-opt seccomp=unconfined or a custom profile; systemd: RestrictNamespaces=no)");
+		nsess_finding_fixf(sec, "if creating namespaces fails with EPERM, allow unshare/clone with namespace flags (docker: --security-opt seccomp=unconfined or a custom profile; systemd: RestrictNamespaces=no)");
 		sysinfo_fact(sec, "Seccomp=%u", v);
 	}
 }
@@ -1146,12 +1142,12 @@ static void sysinfo_probe_container(const struct nsess_sysinfo_opts *o, struct n
 
 	if (!hints[0]) {
 		sysinfo_begin(f, "container", NSESS_OK);
-		sysinfo_seen(f, "no container detected");
+		nsess_finding_seenf(f, "no container detected");
 		return;
 	}
 	sysinfo_begin(f, "container", NSESS_INFO);
-	sysinfo_seen(f, "inside a container (%s)", hints);
-	sysinfo_fix(f, "the outer runtime must allow nested user namespaces and pass /dev/net/tun in (podman run --device /dev/net/tun; docker run --device /dev/net/tun --security-opt seccomp=unconfined --security-opt apparmor=unconfined)");
+	nsess_finding_seenf(f, "inside a container (%s)", hints);
+	nsess_finding_fixf(f, "the outer runtime must allow nested user namespaces and pass /dev/net/tun in (podman run --device /dev/net/tun; docker run --device /dev/net/tun --security-opt seccomp=unconfined --security-opt apparmor=unconfined)");
 	sysinfo_fact(f, "container %s", kind[0] ? kind : "(unknown)");
 }
 

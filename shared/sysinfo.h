@@ -105,6 +105,15 @@ struct nsess_sysinfo_opts {
 };
 
 /**
+ * nsess_finding_seenf() / nsess_finding_fixf() - printf into a finding's
+ * "seen" or "fix" text (cut to fit; escaping happens when rendered)
+ */
+void nsess_finding_seenf(struct nsess_finding *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void nsess_finding_fixf(struct nsess_finding *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/**
  * nsess_findings_init() - empty a list
  * @fs: list to reset
  */

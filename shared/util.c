@@ -88,3 +88,32 @@ char *nsess_escape(const char *in, size_t inlen, char *out, size_t outlen)
 	out[o] = '\0';
 	return out;
 }
+
+int nsess_read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong, size_t *total,
+		    size_t max_total)
+{
+	bool any = false;
+	int c;
+
+	*len = 0;
+	*overlong = false;
+	for (;;) {
+		c = getc(f);
+		if (c == EOF) {
+			if (ferror(f))
+				return -EIO;
+			break;
+		}
+		if (++*total > max_total)
+			return -EFBIG;
+		any = true;
+		if (c == '\n')
+			break;
+		if (*len < cap - 1)
+			buf[(*len)++] = (char)c;
+		else
+			*overlong = true;
+	}
+	buf[*len] = '\0';
+	return any ? 1 : 0;
+}

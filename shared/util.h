@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -99,5 +101,22 @@ int nsess_parse_u32(const char *s, unsigned int *out);
  * Return: @out.
  */
 char *nsess_escape(const char *in, size_t inlen, char *out, size_t outlen);
+
+/**
+ * nsess_read_line() - read one line of an untrusted file, bounded
+ * @f: stream
+ * @buf: the line, newline dropped, NUL-terminated; NUL bytes inside are
+ *       kept, so @len, not strlen(), is its length
+ * @cap: size of @buf; bytes past @cap - 1 are consumed, not stored, and
+ *       flagged in @overlong
+ * @len: bytes stored
+ * @overlong: the line was longer than @buf
+ * @total: running count of bytes read from @f (start at 0)
+ * @max_total: give up past this many bytes
+ *
+ * Return: 1 a line, 0 end of file, -EIO, -EFBIG past @max_total.
+ */
+int nsess_read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong, size_t *total,
+		    size_t max_total);
 
 #endif
