@@ -735,8 +735,13 @@ static int session_engine_ready(int ready_r, struct nsess_error *e)
 	do
 		n = read(ready_r, buf, sizeof(buf) - 1);
 	while (n < 0 && errno == EINTR);
-	if (n == 1 && buf[0] == '\0')
+	if (n == 1 && buf[0] == '\0') {
+		/* and EOF: the engine has closed its end, so it holds only its working fds */
+		do
+			n = read(ready_r, buf, sizeof(buf) - 1);
+		while (n < 0 && errno == EINTR);
 		return 0;
+	}
 	if (n <= 0)
 		return nsess_error_set(e, EIO, "%s: the engine process exited during startup",
 				       nsess_stage_name(NSESS_STAGE_ENGINE));
