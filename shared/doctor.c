@@ -1900,31 +1900,6 @@ int nsess_doctor_run(const struct nsess_doctor_opts *o, struct nsess_findings *o
 
 /* ---- rendering ---------------------------------------------------------------------- */
 
-struct doctor_out {
-	char *buf;
-	size_t len;
-	size_t pos;
-};
-
-static void doctor_put(struct doctor_out *o, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (o->len && o->pos < o->len - 1) {
-		size_t room = o->len - 1 - o->pos;
-		size_t c = n < room ? n : room;
-
-		memcpy(o->buf + o->pos, s, c);
-		o->buf[o->pos + c] = '\0';
-	}
-	o->pos += n;
-}
-
-static int doctor_out_result(const struct doctor_out *o)
-{
-	return o->pos > INT_MAX ? -EOVERFLOW : (int)o->pos;
-}
-
 static const char *doctor_area_title(const char *area)
 {
 	static const struct {
@@ -1976,7 +1951,7 @@ int nsess_doctor_to_text(const struct nsess_findings *fs, const char *user, bool
 			 char *buf, size_t len)
 {
 	char esc[4 * DOCTOR_FIELD_MAX + 8], line[256];
-	struct doctor_out o = { buf, len, 0 };
+	struct nsess_out o = { buf, len, 0 };
 	const char *area = NULL;
 	unsigned int i, c[4];
 
@@ -1984,63 +1959,53 @@ int nsess_doctor_to_text(const struct nsess_findings *fs, const char *user, bool
 		return -EINVAL;
 	if (len)
 		buf[0] = '\0';
-	doctor_put(&o, "nsession doctor");
+	nsess_out_put(&o, "nsession doctor");
 	if (user) {
-		doctor_put(&o, " for user ");
-		doctor_put(&o, nsess_escape(user, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, " for user ");
+		nsess_out_put(&o, nsess_escape(user, (size_t)-1, esc, sizeof(esc)));
 	}
-	doctor_put(&o, "\n");
+	nsess_out_put(&o, "\n");
 	for (i = 0; i < fs->n && i < NSESS_FINDINGS_MAX; i++) {
 		const struct nsess_finding *f = &fs->f[i];
 
 		if (!area || strcmp(area, f->area) != 0) {
 			area = f->area;
-			doctor_put(&o, "\n");
-			doctor_put(&o, colour ? "\033[1m" : "");
-			doctor_put(&o, nsess_escape(doctor_area_title(area), (size_t)-1, esc, sizeof(esc)));
-			doctor_put(&o, colour ? "\033[0m\n" : "\n");
+			nsess_out_put(&o, "\n");
+			nsess_out_put(&o, colour ? "\033[1m" : "");
+			nsess_out_put(&o, nsess_escape(doctor_area_title(area), (size_t)-1, esc, sizeof(esc)));
+			nsess_out_put(&o, colour ? "\033[0m\n" : "\n");
 		}
-		doctor_put(&o, "  ");
-		doctor_put(&o, doctor_label(f->status, colour));
-		doctor_put(&o, " ");
-		doctor_put(&o, nsess_escape(f->id, (size_t)-1, esc, sizeof(esc)));
-		doctor_put(&o, ": ");
-		doctor_put(&o, nsess_escape(f->seen, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, "  ");
+		nsess_out_put(&o, doctor_label(f->status, colour));
+		nsess_out_put(&o, " ");
+		nsess_out_put(&o, nsess_escape(f->id, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, ": ");
+		nsess_out_put(&o, nsess_escape(f->seen, (size_t)-1, esc, sizeof(esc)));
 		if (f->needs_root)
-			doctor_put(&o, " [needs root]");
-		doctor_put(&o, "\n");
+			nsess_out_put(&o, " [needs root]");
+		nsess_out_put(&o, "\n");
 		if (f->fix[0]) {
-			doctor_put(&o, "      fix: ");
-			doctor_put(&o, nsess_escape(f->fix, (size_t)-1, esc, sizeof(esc)));
-			doctor_put(&o, "\n");
+			nsess_out_put(&o, "      fix: ");
+			nsess_out_put(&o, nsess_escape(f->fix, (size_t)-1, esc, sizeof(esc)));
+			nsess_out_put(&o, "\n");
 		}
 	}
 	if (fs->dropped) {
 		snprintf(line, sizeof(line), "  [FAIL] findings: %u more findings did not fit the list\n",
 			 fs->dropped);
-		doctor_put(&o, line);
+		nsess_out_put(&o, line);
 	}
 	doctor_counts(fs, c);
 	snprintf(line, sizeof(line), "\n%u failed, %u warnings, %u notes, %u ok\n",
 		 c[NSESS_FAIL] + fs->dropped, c[NSESS_WARN], c[NSESS_INFO], c[NSESS_OK]);
-	doctor_put(&o, line);
-	return doctor_out_result(&o);
-}
-
-static void doctor_put_json_str(struct doctor_out *o, const char *s)
-{
-	char esc[6 * DOCTOR_FIELD_MAX + 8];
-
-	doctor_put(o, "\"");
-	nsess_sysinfo_json_escape(s, esc, sizeof(esc));
-	doctor_put(o, esc);
-	doctor_put(o, "\"");
+	nsess_out_put(&o, line);
+	return nsess_out_result(&o);
 }
 
 int nsess_doctor_to_json(const struct nsess_findings *fs, const char *user, bool as_root,
 			 char *buf, size_t len)
 {
-	struct doctor_out o = { buf, len, 0 };
+	struct nsess_out o = { buf, len, 0 };
 	char num[160];
 	unsigned int i, c[4];
 	int worst;
@@ -2051,41 +2016,41 @@ int nsess_doctor_to_json(const struct nsess_findings *fs, const char *user, bool
 		buf[0] = '\0';
 	worst = nsess_findings_worst(fs);
 	doctor_counts(fs, c);
-	doctor_put(&o, "{\"schema\":1,\"user\":");
+	nsess_out_put(&o, "{\"schema\":1,\"user\":");
 	if (user)
-		doctor_put_json_str(&o, user);
+		nsess_out_put_json_str(&o, user);
 	else
-		doctor_put(&o, "null");
-	doctor_put(&o, as_root ? ",\"as_root\":true,\"status\":" : ",\"as_root\":false,\"status\":");
-	doctor_put_json_str(&o, nsess_finding_status_name(worst));
+		nsess_out_put(&o, "null");
+	nsess_out_put(&o, as_root ? ",\"as_root\":true,\"status\":" : ",\"as_root\":false,\"status\":");
+	nsess_out_put_json_str(&o, nsess_finding_status_name(worst));
 	snprintf(num, sizeof(num), ",\"counts\":{\"ok\":%u,\"info\":%u,\"warn\":%u,\"fail\":%u}",
 		 c[NSESS_OK], c[NSESS_INFO], c[NSESS_WARN], c[NSESS_FAIL]);
-	doctor_put(&o, num);
-	doctor_put(&o, ",\"findings\":[");
+	nsess_out_put(&o, num);
+	nsess_out_put(&o, ",\"findings\":[");
 	for (i = 0; i < fs->n && i < NSESS_FINDINGS_MAX; i++) {
 		const struct nsess_finding *f = &fs->f[i];
 
-		doctor_put(&o, i ? ",{\"area\":" : "{\"area\":");
-		doctor_put_json_str(&o, f->area);
-		doctor_put(&o, ",\"id\":");
-		doctor_put_json_str(&o, f->id);
-		doctor_put(&o, ",\"status\":");
-		doctor_put_json_str(&o, nsess_finding_status_name(f->status));
-		doctor_put(&o, ",\"seen\":");
-		doctor_put_json_str(&o, f->seen);
-		doctor_put(&o, ",\"fix\":");
-		doctor_put_json_str(&o, f->fix);
-		doctor_put(&o, f->needs_root ? ",\"needs_root\":true}" : ",\"needs_root\":false}");
+		nsess_out_put(&o, i ? ",{\"area\":" : "{\"area\":");
+		nsess_out_put_json_str(&o, f->area);
+		nsess_out_put(&o, ",\"id\":");
+		nsess_out_put_json_str(&o, f->id);
+		nsess_out_put(&o, ",\"status\":");
+		nsess_out_put_json_str(&o, nsess_finding_status_name(f->status));
+		nsess_out_put(&o, ",\"seen\":");
+		nsess_out_put_json_str(&o, f->seen);
+		nsess_out_put(&o, ",\"fix\":");
+		nsess_out_put_json_str(&o, f->fix);
+		nsess_out_put(&o, f->needs_root ? ",\"needs_root\":true}" : ",\"needs_root\":false}");
 	}
 	snprintf(num, sizeof(num), "],\"dropped\":%u}\n", fs->dropped);
-	doctor_put(&o, num);
-	return doctor_out_result(&o);
+	nsess_out_put(&o, num);
+	return nsess_out_result(&o);
 }
 
 int nsess_doctor_brief_render(const struct nsess_findings *fs, char *buf, size_t len)
 {
 	char esc[4 * DOCTOR_FIELD_MAX + 8];
-	struct doctor_out o = { buf, len, 0 };
+	struct nsess_out o = { buf, len, 0 };
 	int want = NSESS_FAIL;
 	unsigned int i, n = 0;
 
@@ -2094,19 +2059,19 @@ int nsess_doctor_brief_render(const struct nsess_findings *fs, char *buf, size_t
 	buf[0] = '\0';
 	if (nsess_findings_worst(fs) < NSESS_FAIL || (fs->dropped && !fs->n))
 		want = NSESS_WARN;
-	doctor_put(&o, "doctor:");
+	nsess_out_put(&o, "doctor:");
 	for (i = 0; i < fs->n && i < NSESS_FINDINGS_MAX; i++) {
 		const struct nsess_finding *f = &fs->f[i];
 
 		if (f->status != want)
 			continue;
-		doctor_put(&o, n++ ? "; " : " ");
-		doctor_put(&o, nsess_escape(f->id, (size_t)-1, esc, sizeof(esc)));
-		doctor_put(&o, ": ");
-		doctor_put(&o, nsess_escape(f->fix[0] ? f->fix : f->seen, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, n++ ? "; " : " ");
+		nsess_out_put(&o, nsess_escape(f->id, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, ": ");
+		nsess_out_put(&o, nsess_escape(f->fix[0] ? f->fix : f->seen, (size_t)-1, esc, sizeof(esc)));
 	}
 	if (!n)
-		doctor_put(&o, " no problem found");
+		nsess_out_put(&o, " no problem found");
 	if (o.pos >= len) {
 		memcpy(buf + len - 4, "...", 4);
 		return -ENOSPC;

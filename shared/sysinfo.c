@@ -180,17 +180,7 @@ static const char *sysinfo_read_strerror(int err, char *buf, size_t len)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-/*
- * An snprintf-like sink: @pos counts every byte asked for, only what fits
- * is stored, and the buffer stays NUL-terminated.
- */
-struct sysinfo_out {
-	char *buf;
-	size_t len;
-	size_t pos;
-};
-
-static void sysinfo_put(struct sysinfo_out *o, const char *s)
+void nsess_out_put(struct nsess_out *o, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -204,7 +194,7 @@ static void sysinfo_put(struct sysinfo_out *o, const char *s)
 	o->pos += n;
 }
 
-static int sysinfo_out_result(const struct sysinfo_out *o)
+int nsess_out_result(const struct nsess_out *o)
 {
 	if (o->pos > INT_MAX)
 		return -EOVERFLOW;
@@ -280,7 +270,7 @@ size_t nsess_sysinfo_json_escape(const char *in, char *out, size_t outlen)
 int nsess_findings_to_text(const struct nsess_findings *fs, char *buf, size_t len)
 {
 	char esc[4 * SYSINFO_FIELD_MAX + 8];
-	struct sysinfo_out o = { buf, len, 0 };
+	struct nsess_out o = { buf, len, 0 };
 	unsigned int i;
 
 	if (!fs || (!buf && len))
@@ -290,40 +280,40 @@ int nsess_findings_to_text(const struct nsess_findings *fs, char *buf, size_t le
 	for (i = 0; i < fs->n && i < NSESS_FINDINGS_MAX; i++) {
 		const struct nsess_finding *f = &fs->f[i];
 
-		sysinfo_put(&o, sysinfo_status_label(f->status));
-		sysinfo_put(&o, " ");
-		sysinfo_put(&o, nsess_escape(f->id, (size_t)-1, esc, sizeof(esc)));
-		sysinfo_put(&o, ": ");
-		sysinfo_put(&o, nsess_escape(f->seen, (size_t)-1, esc, sizeof(esc)));
-		sysinfo_put(&o, "\n");
+		nsess_out_put(&o, sysinfo_status_label(f->status));
+		nsess_out_put(&o, " ");
+		nsess_out_put(&o, nsess_escape(f->id, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, ": ");
+		nsess_out_put(&o, nsess_escape(f->seen, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&o, "\n");
 		if (f->fix[0]) {
-			sysinfo_put(&o, "    fix: ");
-			sysinfo_put(&o, nsess_escape(f->fix, (size_t)-1, esc, sizeof(esc)));
-			sysinfo_put(&o, "\n");
+			nsess_out_put(&o, "    fix: ");
+			nsess_out_put(&o, nsess_escape(f->fix, (size_t)-1, esc, sizeof(esc)));
+			nsess_out_put(&o, "\n");
 		}
 	}
 	if (fs->dropped) {
 		snprintf(esc, sizeof(esc),
 			 "[FAIL] findings: %u more findings did not fit the list\n",
 			 fs->dropped);
-		sysinfo_put(&o, esc);
+		nsess_out_put(&o, esc);
 	}
-	return sysinfo_out_result(&o);
+	return nsess_out_result(&o);
 }
 
-static void sysinfo_put_json_str(struct sysinfo_out *o, const char *s)
+void nsess_out_put_json_str(struct nsess_out *o, const char *s)
 {
 	char esc[6 * SYSINFO_FIELD_MAX + 8];
 
-	sysinfo_put(o, "\"");
+	nsess_out_put(o, "\"");
 	nsess_sysinfo_json_escape(s, esc, sizeof(esc));
-	sysinfo_put(o, esc);
-	sysinfo_put(o, "\"");
+	nsess_out_put(o, esc);
+	nsess_out_put(o, "\"");
 }
 
 int nsess_findings_to_json(const struct nsess_findings *fs, char *buf, size_t len)
 {
-	struct sysinfo_out o = { buf, len, 0 };
+	struct nsess_out o = { buf, len, 0 };
 	char num[32];
 	unsigned int i;
 
@@ -331,23 +321,23 @@ int nsess_findings_to_json(const struct nsess_findings *fs, char *buf, size_t le
 		return -EINVAL;
 	if (len)
 		buf[0] = '\0';
-	sysinfo_put(&o, "{\"findings\":[");
+	nsess_out_put(&o, "{\"findings\":[");
 	for (i = 0; i < fs->n && i < NSESS_FINDINGS_MAX; i++) {
 		const struct nsess_finding *f = &fs->f[i];
 
-		sysinfo_put(&o, i ? ",{\"id\":" : "{\"id\":");
-		sysinfo_put_json_str(&o, f->id);
-		sysinfo_put(&o, ",\"status\":");
-		sysinfo_put_json_str(&o, nsess_finding_status_name(f->status));
-		sysinfo_put(&o, ",\"seen\":");
-		sysinfo_put_json_str(&o, f->seen);
-		sysinfo_put(&o, ",\"fix\":");
-		sysinfo_put_json_str(&o, f->fix);
-		sysinfo_put(&o, "}");
+		nsess_out_put(&o, i ? ",{\"id\":" : "{\"id\":");
+		nsess_out_put_json_str(&o, f->id);
+		nsess_out_put(&o, ",\"status\":");
+		nsess_out_put_json_str(&o, nsess_finding_status_name(f->status));
+		nsess_out_put(&o, ",\"seen\":");
+		nsess_out_put_json_str(&o, f->seen);
+		nsess_out_put(&o, ",\"fix\":");
+		nsess_out_put_json_str(&o, f->fix);
+		nsess_out_put(&o, "}");
 	}
 	snprintf(num, sizeof(num), "],\"dropped\":%u}\n", fs->dropped);
-	sysinfo_put(&o, num);
-	return sysinfo_out_result(&o);
+	nsess_out_put(&o, num);
+	return nsess_out_result(&o);
 }
 
 /* ---- bounded reads below a root ------------------------------------------ */
@@ -1203,7 +1193,7 @@ int nsess_sysinfo_probe_all(const struct nsess_sysinfo_opts *o, struct nsess_fin
 int nsess_sysinfo_summary(const struct nsess_sysinfo_opts *o, char *buf, size_t len)
 {
 	_cleanup_free_ struct nsess_findings *fs = NULL;
-	struct sysinfo_out out = { buf, len, 0 };
+	struct nsess_out out = { buf, len, 0 };
 	char esc[4 * NSESS_FINDING_FACT_MAX + 8];
 	unsigned int i, n = 0;
 
@@ -1214,12 +1204,12 @@ int nsess_sysinfo_summary(const struct nsess_sysinfo_opts *o, char *buf, size_t 
 	if (!fs)
 		return -ENOMEM;
 	nsess_sysinfo_probe_all(o, fs);
-	sysinfo_put(&out, "machine:");
+	nsess_out_put(&out, "machine:");
 	for (i = 0; i < fs->n; i++) {
 		if (!fs->f[i].fact[0])
 			continue;
-		sysinfo_put(&out, n++ ? ", " : " ");
-		sysinfo_put(&out, nsess_escape(fs->f[i].fact, (size_t)-1, esc, sizeof(esc)));
+		nsess_out_put(&out, n++ ? ", " : " ");
+		nsess_out_put(&out, nsess_escape(fs->f[i].fact, (size_t)-1, esc, sizeof(esc)));
 	}
 	if (out.pos >= len) {
 		memcpy(buf + len - 4, "...", 4);

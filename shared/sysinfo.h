@@ -104,6 +104,23 @@ struct nsess_sysinfo_opts {
 	bool as_root;
 };
 
+/*
+ * struct nsess_out - an snprintf-like sink for the renderers: @pos counts
+ * every byte asked for, only what fits is stored, and @buf stays
+ * NUL-terminated. nsess_out_result() is the snprintf-style return value
+ * (-EOVERFLOW past INT_MAX); nsess_out_put_json_str() writes a quoted,
+ * escaped JSON string.
+ */
+struct nsess_out {
+	char *buf;
+	size_t len;
+	size_t pos;
+};
+
+void nsess_out_put(struct nsess_out *o, const char *s);
+int nsess_out_result(const struct nsess_out *o);
+void nsess_out_put_json_str(struct nsess_out *o, const char *s);
+
 /**
  * nsess_finding_seenf() / nsess_finding_fixf() - printf into a finding's
  * "seen" or "fix" text (cut to fit; escaping happens when rendered)
