@@ -718,21 +718,6 @@ fail:
 	return r;
 }
 
-static const char *policy_type_name(mode_t m)
-{
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	if (S_ISSOCK(m))
-		return "a socket";
-	return "not a regular file";
-}
-
 int nsess_policy_load(const char *path, struct nsess_policy_file **out, struct nsess_error *e)
 {
 	_cleanup_close_ int fd = -1;
@@ -771,7 +756,7 @@ int nsess_policy_load(const char *path, struct nsess_policy_file **out, struct n
 	if (!S_ISREG(st.st_mode))
 		return nsess_error_set(e, EPERM, "%s is %s; the policy must be a regular file: "
 				       "replace it with a regular file owned by root", esc,
-				       policy_type_name(st.st_mode));
+				       nsess_file_type_name(st.st_mode));
 	/*
 	 * The policy decides who gets a sandbox, so whoever can write it can
 	 * switch the sandbox off. Root-owned only; a test run as a user may

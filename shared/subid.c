@@ -546,21 +546,6 @@ static int sid_join(const char *root, const char *rel, char *buf, size_t size)
 	return 0;
 }
 
-static const char *sid_type_name(mode_t m)
-{
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	if (S_ISSOCK(m))
-		return "a socket";
-	return "not a regular file";
-}
-
 /*
  * Open a file we only read: never block on a FIFO or take it as a
  * controlling tty, close-on-exec. @st is filled even when the answer is
@@ -617,7 +602,7 @@ int nsess_subid_load(const char *root, enum nsess_subid_kind kind,
 		return nsess_error_set(e, EINVAL,
 				       "%s is %s; nsession reads only a regular file there: replace "
 				       "it with a regular file owned by root",
-				       path, sid_type_name(st.st_mode));
+				       path, nsess_file_type_name(st.st_mode));
 	if (r < 0)
 		return nsess_error_set(e, -r, "cannot open %s: %s", path, strerror(-r));
 

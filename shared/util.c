@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -116,4 +117,19 @@ int nsess_read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong,
 	}
 	buf[*len] = '\0';
 	return any ? 1 : 0;
+}
+
+const char *nsess_file_type_name(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
 }

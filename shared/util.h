@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -101,6 +102,13 @@ int nsess_parse_u32(const char *s, unsigned int *out);
  * Return: @out.
  */
 char *nsess_escape(const char *in, size_t inlen, char *out, size_t outlen);
+
+/**
+ * nsess_file_type_name() - what a non-regular file is, for a refusal message
+ * @m: st_mode
+ * Return: "a FIFO", "a directory", ... or "not a regular file".
+ */
+const char *nsess_file_type_name(mode_t m);
 
 /**
  * nsess_read_line() - read one line of an untrusted file, bounded
