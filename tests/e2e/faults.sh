@@ -137,21 +137,13 @@ check_eq "control (no fault): no sanitizer report" "" "$(san_reports "$wd/err")"
 rm -f "$wd"/san/*
 
 # ---- PAM: pamtester through pam_wrapper --------------------------------------
-# The module is built with ASan, pamtester is not: the ASan runtime must come
-# first, so it is preloaded ahead of pam_wrapper. pamtester itself is not
-# instrumented and leaks by design at exit: no leak check in this process.
-ASAN_RT=$(gcc -print-file-name=libasan.so 2>/dev/null)
+# The module is built with ASan, pamtester is not: pam_host_env (lib.sh)
+# preloads the ASan runtime ahead of pam_wrapper and turns off the leak
+# check of pamtester itself, which leaks by design at exit.
 if ! command -v pamtester >/dev/null 2>&1 || [ -z "$PWRAP_LIB" ] || [ ! -f "$MODULE" ]; then
 	not_ok "PAM fault checks: pamtester, libpam-wrapper and the module are there"
 else
-	PRELOAD=$PWRAP_LIB
-	if ldd "$MODULE" | grep -q libasan; then
-		if [ -f "$ASAN_RT" ]; then
-			PRELOAD="$ASAN_RT $PWRAP_LIB"
-		else
-			not_ok "PAM fault checks: libasan.so for the preload" "gcc -print-file-name=libasan.so: $ASAN_RT"
-		fi
-	fi
+	mapfile -t PAM_HOST < <(ASAN_OPTIONS="log_path=$wd/san/asan" pam_host_env "$MODULE" "$PWRAP_LIB")
 	POL=$wd/policy.conf
 	printf 'sandbox = yes\n' >"$POL"
 	chmod 644 "$POL"
@@ -165,8 +157,7 @@ session	required	$MODULE join=open config=$POL
 EOF
 	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' >"$svc/other"
 	pam() {
-		(cd / && env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" LD_PRELOAD="$PRELOAD" \
-			ASAN_OPTIONS="detect_leaks=0:log_path=$wd/san/asan" \
+		(cd / && env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" "${PAM_HOST[@]}" \
 			UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$wd/san/ubsan" \
 			NSESS_FAULT="$1" NSESS_FAULT_TAG="$TAG" \
 			timeout 30 pamtester "$SVC" "$U" open_session close_session </dev/null)

@@ -52,10 +52,31 @@ e2e_users() {
 }
 
 # Run as the test user (rootless nsession), without PAM session side effects.
+# A clean environment, but for the sanitizer options of an ASan test run.
 as_user() {
-	local u=$1
+	local u=$1 keep=() v
 	shift
-	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups --reset-env -- "$@"
+	for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+		[ -n "${!v:-}" ] && keep+=("$v=${!v}")
+	done
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups --reset-env -- \
+		${keep[@]+env "${keep[@]}"} "$@"
+}
+
+# pam_host_env MODULE [PRELOAD...]: the environment words (for env) that a PAM
+# host which is not instrumented (pamtester, su) needs to load MODULE: for an
+# ASan build the ASan runtime comes first in LD_PRELOAD, and the host's own
+# leaks at exit (pamtester leaks by design) are not checked.
+pam_host_env() {
+	local m=$1 rt
+	shift
+	if ldd "$m" 2>/dev/null | grep -q libasan; then
+		rt=$(gcc -print-file-name=libasan.so 2>/dev/null)
+		echo "LD_PRELOAD=$rt${*:+ $*}"
+		echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	elif [ $# -gt 0 ]; then
+		echo "LD_PRELOAD=$*"
+	fi
 }
 
 # The distribution default; this machine ships 0600. Restored by e2e_restore_tun.

@@ -155,7 +155,10 @@ EOF
 chmod 644 "$POL"
 svc=$wd/pam.d
 mkdir "$svc"
-PW=(env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" LD_PRELOAD="$PWRAP_LIB")
+# su and pamtester load the module; for an ASan build see pam_host_env (lib.sh)
+mapfile -t PAM_HOST < <(pam_host_env "$MODULE" "$PWRAP_LIB")
+mapfile -t PAM_HOST_NOWRAP < <(pam_host_env "$MODULE")
+PW=(env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" "${PAM_HOST[@]}")
 for s in su su-l "$SVC"; do
 	cat >"$svc/$s" <<EOF
 auth	sufficient	pam_rootok.so
@@ -530,7 +533,7 @@ cyc_pam() {
 # processes at once can trample each other's dir (seen: "Failed to create
 # pam_wrapper config dir: /tmp/pam.A - File exists", then a failed login).
 cyc_pam_sys() {
-	timeout 30 pamtester "$SVC" "$U" open_session close_session </dev/null >/dev/null 2>>"$wd/cyc.err"
+	timeout 30 env "${PAM_HOST_NOWRAP[@]}" pamtester "$SVC" "$U" open_session close_session </dev/null >/dev/null 2>>"$wd/cyc.err"
 }
 # cycles LABEL FUNC TOTAL PARALLEL
 cycles() {
