@@ -36,6 +36,7 @@ static void cli_usage(FILE *f)
 	      "  --no-ipv6                 IPv4 only inside\n"
 	      "  --hostname NAME           name for the session's address in /etc/hosts\n"
 	      "  --user NAME               (root) run as NAME with NAME's subordinate ids\n"
+	      "  --engine-user ACCOUNT     (root, with --user) run the NAT engine as ACCOUNT\n"
 	      "  -v, --verbose             say what is done\n",
 	      f);
 }
@@ -62,6 +63,7 @@ enum {
 	OPT_NO_IPV6,
 	OPT_HOSTNAME,
 	OPT_USER,
+	OPT_ENGINE_USER,
 };
 
 static int cli_run(int argc, char **argv)
@@ -75,6 +77,7 @@ static int cli_run(int argc, char **argv)
 		{ "no-ipv6", no_argument, NULL, OPT_NO_IPV6 },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "engine-user", required_argument, NULL, OPT_ENGINE_USER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -128,6 +131,9 @@ static int cli_run(int argc, char **argv)
 		case OPT_USER:
 			o.user = optarg;
 			break;
+		case OPT_ENGINE_USER:
+			o.engine_user = optarg;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -152,6 +158,12 @@ static int cli_run(int argc, char **argv)
 	if (o.user && geteuid() != 0)
 		return cli_usage_error("--user %s needs root (a normal user runs as themselves)",
 				       o.user);
+	if (o.engine_user && !o.user)
+		return cli_usage_error("--engine-user %s goes with --user (a rootless engine is "
+				       "the user's own process)", o.engine_user);
+	if (o.engine_user && o.net.mode != NSESS_NET_SLIRP)
+		return cli_usage_error("--engine-user needs --net=slirp (got --net=%s: no engine)",
+				       nsess_net_mode_name(o.net.mode));
 	if (o.net.mode != NSESS_NET_SLIRP && (o.net.n_publish || o.net.allow_host_loopback))
 		return cli_usage_error("--publish and --allow-host-loopback need --net=slirp (got --net=%s)",
 				       nsess_net_mode_name(o.net.mode));

@@ -257,7 +257,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	nsess_policy_free(pf);
 	free(groups);
 	if (a.debug) {
-		char desc[512];
+		char desc[1024];
 
 		if (nsess_policy_describe(&pol, desc, sizeof(desc)) > 0)
 			nsess_log(&log, LOG_DEBUG, "policy for %s: %s", name, desc);
@@ -300,6 +300,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	d->opener = getpid();
 	d->join_setcred = pam_nsess_join_setcred(pamh, &a);
 	ro.net = pol.net;
+	ro.engine_user = pol.engine_user;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, &old);

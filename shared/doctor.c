@@ -1496,7 +1496,7 @@ static void doctor_emit_pam(struct doctor *d)
 		if (r == 0 && d->have_user) {
 			const char *gptr[NSESS_GROUPS_MAX];
 			struct nsess_policy pol;
-			char desc[400];
+			char desc[1024];
 			size_t g;
 
 			for (g = 0; g < d->n_gname; g++)

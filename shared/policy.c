@@ -32,7 +32,7 @@
 
 #include "policy.h"
 
-#define POLICY_NAME_MAX 256	/* [A-Za-z0-9._-] characters, then an optional '$' */
+#define POLICY_NAME_MAX NSESS_POLICY_NAME_MAX /* [A-Za-z0-9._-], then an optional '$' */
 #define POLICY_SHOW 160		/* escaped excerpt of a value in a message */
 #define POLICY_PATH_SHOW 512	/* escaped path in messages */
 
@@ -46,6 +46,7 @@ enum policy_key {
 	POLICY_MAP,
 	POLICY_ON_FAILURE,
 	POLICY_FALLBACK,
+	POLICY_ENGINE_USER,
 };
 
 /* In the order the man page and the unknown-key message list them. */
@@ -59,6 +60,7 @@ static const char *const policy_key_names[] = {
 	[POLICY_MAP] = "map",
 	[POLICY_ON_FAILURE] = "on_failure",
 	[POLICY_FALLBACK] = "fallback",
+	[POLICY_ENGINE_USER] = "engine_user",
 };
 
 /* What to write instead, for "no value" messages. */
@@ -72,6 +74,7 @@ static const char *const policy_key_forms[] = {
 	[POLICY_MAP] = "map = keep-id|root (default keep-id)",
 	[POLICY_ON_FAILURE] = "on_failure = closed|open (default closed)",
 	[POLICY_FALLBACK] = "fallback = single|refuse (default single)",
+	[POLICY_ENGINE_USER] = "engine_user = ACCOUNT (default: the session user)",
 };
 
 enum policy_kind { POLICY_USER = 0, POLICY_GROUP = 1 };
@@ -87,6 +90,7 @@ struct policy_setting {
 		enum nsess_layout layout;
 		enum nsess_on_failure on_failure;
 		enum nsess_fallback fallback;
+		char account[POLICY_NAME_MAX + 2];
 		struct {
 			bool none;	/* `publish = none`: clear the list */
 			struct nsess_publish rule;
@@ -206,6 +210,9 @@ static int policy_apply(const struct policy_setting *s, struct nsess_policy *p,
 		break;
 	case POLICY_FALLBACK:
 		p->fallback = s->v.fallback;
+		break;
+	case POLICY_ENGINE_USER:
+		snprintf(p->engine_user, sizeof(p->engine_user), "%s", s->v.account);
 		break;
 	}
 	return 0;
@@ -364,6 +371,8 @@ static int policy_yes_no(struct policy_parser *p, const char *key, const char *v
 			   policy_esc(v, esc), key, key);
 }
 
+static bool policy_name_ok(const char *name);
+
 static int policy_value(struct policy_parser *p, enum policy_key key, const char *v,
 			struct policy_setting *s)
 {
@@ -435,6 +444,20 @@ static int policy_value(struct policy_parser *p, enum policy_key key, const char
 		return policy_fail(p, EINVAL, "fallback '%s' is not single or refuse; write "
 				   "fallback = single (map only the user's own ids, the default) or "
 				   "fallback = refuse", policy_esc(v, esc));
+	case POLICY_ENGINE_USER:
+		/* the account itself is looked up when a session opens */
+		if (!policy_name_ok(v))
+			return policy_fail(p, EINVAL, "engine_user '%s' is not an account name; "
+					   "write engine_user = NAME with 1..%d of A-Z a-z 0-9 . _ - "
+					   "(e.g. a system account made by useradd --system "
+					   "--no-create-home --shell /usr/sbin/nologin nsession-engine)",
+					   policy_esc(v, esc), POLICY_NAME_MAX);
+		if (strcmp(v, "root") == 0)
+			return policy_fail(p, EINVAL, "engine_user = root: the engine never runs "
+					   "as root; name an unprivileged account, or delete the "
+					   "line to run it as the session user");
+		snprintf(s->v.account, sizeof(s->v.account), "%s", v);
+		return 0;
 	}
 	return policy_fail(p, EINVAL, "internal error: key %d has no parser", (int)key);
 }
@@ -822,20 +845,21 @@ void nsess_policy_resolve(const struct nsess_policy_file *pf, const char *user,
 
 int nsess_policy_describe(const struct nsess_policy *p, char *buf, size_t len)
 {
-	char tmp[sizeof(p->matched) + 256];
+	char tmp[sizeof(p->matched) + sizeof(p->engine_user) + 256];
 	int n;
 
 	if (!p || !buf)
 		return -EINVAL;
 	n = snprintf(tmp, sizeof(tmp),
 		     "sandbox %s, net %s, host loopback %s, mtu %u, ipv6 %s, map %s, "
-		     "on_failure %s, fallback %s, %u published port%s (from %s)",
+		     "on_failure %s, fallback %s, %u published port%s%s%s (from %s)",
 		     p->sandbox ? "yes" : "no", nsess_net_mode_name(p->net.mode),
 		     p->net.allow_host_loopback ? "yes" : "no", (unsigned int)p->net.mtu,
 		     p->net.ipv6 ? "yes" : "no", nsess_layout_name(p->layout),
 		     p->on_failure == NSESS_FAIL_OPEN ? "open" : "closed",
 		     p->fallback == NSESS_FALLBACK_REFUSE ? "refuse" : "single",
-		     p->net.n_publish, p->net.n_publish == 1 ? "" : "s", p->matched);
+		     p->net.n_publish, p->net.n_publish == 1 ? "" : "s",
+		     p->engine_user[0] ? ", engine as " : "", p->engine_user, p->matched);
 	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(tmp))
 		return -ENOSPC;
 	memcpy(buf, tmp, (size_t)n + 1);

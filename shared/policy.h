@@ -52,12 +52,16 @@ enum nsess_on_failure { NSESS_FAIL_CLOSED = 0, NSESS_FAIL_OPEN = 1 };
 enum nsess_fallback { NSESS_FALLBACK_SINGLE = 0, NSESS_FALLBACK_REFUSE = 1 };
 
 /* What the policy gives one user. */
+#define NSESS_POLICY_NAME_MAX 256	/* user, group and account names in the file */
+
 struct nsess_policy {
 	bool sandbox;
 	struct nsess_netplan net;	/* starts from nsess_netplan_defaults() */
 	enum nsess_layout layout;
 	enum nsess_on_failure on_failure;
 	enum nsess_fallback fallback;
+	/* the account the NAT engine runs as; "" for the session user */
+	char engine_user[NSESS_POLICY_NAME_MAX + 2];
 	char matched[300];		/* "[user alice] at FILE:LINE", "[group dev] ...", or "defaults" */
 };
 

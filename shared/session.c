@@ -687,7 +687,7 @@ static void session_engine_stop_cb(struct nsess_engine *eng, int fd, short reven
  * could not start (its stdio is /dev/null), then is closed.
  */
 static void session_engine_main(const struct nsess_netplan *plan, int tap, int lifeline_r,
-				int holder_pidfd, int ready_w, const struct nsess_user *u)
+				int holder_pidfd, int ready_w, uid_t uid, gid_t gid)
 {
 	struct nsess_engine *eng = NULL;
 	struct nsess_error e = { 0 };
@@ -695,7 +695,7 @@ static void session_engine_main(const struct nsess_netplan *plan, int tap, int l
 
 	setsid();
 	/* every capability for good, then the user's ids; see sandbox.c */
-	if (nsess_sandbox_stdio_null() < 0 || nsess_sandbox_drop_privileges(u->uid, u->gid) < 0 ||
+	if (nsess_sandbox_stdio_null() < 0 || nsess_sandbox_drop_privileges(uid, gid) < 0 ||
 	    nsess_sandbox_lock() < 0) {
 		nsess_error_set(&e, EPERM, "dropping privileges failed");
 		goto fail;
@@ -749,6 +749,41 @@ static int session_engine_ready(int ready_r, struct nsess_error *e)
 	return nsess_error_set(e, EIO, "%s: %s", nsess_stage_name(NSESS_STAGE_ENGINE), buf);
 }
 
+/*
+ * The ids the engine runs as: the session user's, or those of the account
+ * @name (policy engine_user, nsession run --engine-user). A separate account
+ * keeps a taken-over engine away from the user's own files and processes.
+ * Never an id 0: the engine must stay unprivileged.
+ */
+static int session_engine_ids(const char *name, const struct nsess_user *u, uid_t *uid,
+			      gid_t *gid, struct nsess_error *e)
+{
+	struct nsess_error sub = { 0 };
+	struct nsess_user acct;
+	char esc[80];
+	int r;
+
+	if (!name || !*name) {
+		*uid = u->uid;
+		*gid = u->gid;
+		return 0;
+	}
+	r = nsess_user_lookup(name, 0, &acct, &sub);
+	if (r < 0)
+		return nsess_error_set(e, -r, "engine account: %s; create it (useradd --system "
+				       "--no-create-home --shell /usr/sbin/nologin %s) or remove "
+				       "engine_user", sub.msg,
+				       nsess_escape(name, (size_t)-1, esc, sizeof(esc)));
+	if (acct.uid == 0 || acct.gid == 0)
+		return nsess_error_set(e, EPERM, "engine account '%s' has uid %u, gid %u: the "
+				       "engine never runs with id 0; name an unprivileged account",
+				       nsess_escape(name, (size_t)-1, esc, sizeof(esc)), acct.uid,
+				       acct.gid);
+	*uid = acct.uid;
+	*gid = acct.gid;
+	return 0;
+}
+
 /* Close every fd but the listed ones (a forked child that will not exec). */
 static void session_keep_only(const int *keep, size_t n)
 {
@@ -769,6 +804,8 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 {
 	struct nsess_map_request mreq;
 	int sv[2] = { -1, -1 }, life[2] = { -1, -1 }, ready[2] = { -1, -1 }, tap = -1, r;
+	uid_t euid;
+	gid_t egid;
 
 	memset(s, 0, sizeof(*s));
 	s->holder = (struct nsess_proc)NSESS_PROC_INIT;
@@ -780,6 +817,9 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 		return nsess_error_set(e, EPERM,
 				       "nsession never maps host root into a session: name an "
 				       "unprivileged user");
+	r = session_engine_ids(o->engine_user, u, &euid, &egid, e);
+	if (r < 0)
+		return r;
 	r = nsess_sync_pair(sv);
 	if (r < 0)
 		return nsess_error_set(e, -r, "socketpair: %s", strerror(-r));
@@ -862,7 +902,8 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 			int keep[] = { tap, life[0], s->holder.pidfd, ready[1] };
 
 			session_keep_only(keep, NSESS_ARRAY_SIZE(keep));
-			session_engine_main(plan, tap, life[0], s->holder.pidfd, ready[1], u);
+			session_engine_main(plan, tap, life[0], s->holder.pidfd, ready[1], euid,
+					    egid);
 		}
 		close(life[0]);
 		life[0] = -1;

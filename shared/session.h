@@ -53,6 +53,7 @@ struct nsess_run_opts {
 	enum nsess_layout layout;	/* KEEP_ID or ROOT */
 	struct nsess_netplan net;
 	const char *user;		/* root only: run as this user (create-join-switch) */
+	const char *engine_user;	/* root only: the engine's account; NULL/"": the user */
 	const char *root;		/* "/" (subid files and diagnostics) */
 	const char *newuidmap;
 	const char *newgidmap;

@@ -29,7 +29,7 @@
 	"sandbox yes, net slirp, host loopback no, mtu 65520, ipv6 yes, map keep-id, "   \
 	"on_failure closed, fallback single, 0 published ports (from defaults)"
 #define VALID_KEYS "valid keys: sandbox, net, allow_host_loopback, publish, mtu, ipv6, map, " \
-		   "on_failure, fallback"
+		   "on_failure, fallback, engine_user"
 
 /* Not a real pointer: tells whether an output was written. */
 #define UNTOUCHED ((struct nsess_policy_file *)(uintptr_t)0x5a5a)
@@ -565,6 +565,43 @@ Test(policy, describe_exact)
 	cr_expect_eq(nsess_policy_describe(&p, buf, (size_t)n), -ENOSPC);
 	cr_expect_eq(nsess_policy_describe(&p, buf, (size_t)n + 1), n);
 	nsess_policy_free(pf);
+}
+
+Test(policy, engine_user)
+{
+	static const char text[] = "engine_user = nsession-engine\n"
+				   "[user alice]\n"
+				   "engine_user = alice.eng_2\n"
+				   "[user bob]\n"
+				   "net = none\n";
+	struct nsess_policy_file *pf = NULL;
+	struct nsess_error e = { 0 };
+	struct nsess_policy p;
+	char buf[1024];
+
+	cr_assert_eq(parse_str(text, &pf, &e), 0, "%s", e.msg);
+	nsess_policy_resolve(pf, "alice", NULL, 0, &p);
+	cr_expect_str_eq(p.engine_user, "alice.eng_2");
+	nsess_policy_resolve(pf, "bob", NULL, 0, &p);
+	cr_expect_str_eq(p.engine_user, "nsession-engine", "the outside setting applies");
+	describe(&p, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "sandbox yes, net none, host loopback no, mtu 65520, ipv6 yes, "
+			      "map keep-id, on_failure closed, fallback single, 0 published ports, "
+			      "engine as nsession-engine (from [user bob] at "
+			      "/etc/security/nsession.conf:4)");
+	nsess_policy_free(pf);
+
+	/* unset: the session user, and describe does not mention it */
+	nsess_policy_resolve(NULL, "carol", NULL, 0, &p);
+	cr_expect_str_eq(p.engine_user, "");
+	describe(&p, buf, sizeof(buf));
+	cr_expect_str_eq(buf, DEFAULT_LINE);
+
+	assert_fails("engine_user = root\n", 18, EINVAL, 1, "the engine never runs as root");
+	assert_fails("\nengine_user = a b\n", 19, EINVAL, 2, "is not an account name");
+	assert_fails("engine_user = ../x/y\n", 21, EINVAL, 1, "is not an account name");
+	assert_fails("engine_user = e\033[2J\n", 22, EINVAL, 1, "is not an account name");
+	assert_fails("engine_user =\n", 14, EINVAL, 1, "engine_user = ACCOUNT");
 }
 
 /* ---- sections ------------------------------------------------------------- */
