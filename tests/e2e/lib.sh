@@ -40,6 +40,14 @@ E2E_USER=nsetest
 E2E_NOSUB=nsenosub
 E2E_SUBSTART=300000
 
+# A system account for the NAT engine (policy engine_user, --engine-user);
+# created once and kept, like the test users.
+E2E_ENGINE_ACCT=nsengine
+e2e_engine_account() {
+	id "$E2E_ENGINE_ACCT" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$E2E_ENGINE_ACCT"
+}
+
 e2e_users() {
 	id "$E2E_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$E2E_USER"
 	id "$E2E_NOSUB" >/dev/null 2>&1 || useradd -m -s /bin/bash "$E2E_NOSUB"

@@ -329,6 +329,55 @@ else
 	: >"$wd/hook.go"
 fi
 
+# 2d. su -l with policy engine_user: the engine runs as that account, the
+# session as the user, traffic flows, and nothing of either is left after
+e2e_engine_account
+ENG=$E2E_ENGINE_ACCT
+svc_eng=$wd/pam.d-eng
+mkdir "$svc_eng"
+printf 'sandbox = yes\nallow_host_loopback = yes\nengine_user = %s\n' "$ENG" >"$wd/policy-eng.conf"
+chmod 644 "$wd/policy-eng.conf"
+for s in su-l other; do sed "s#config=$POL#config=$wd/policy-eng.conf#" "$svc/$s" >"$svc_eng/$s"; done
+eport=$((20000 + RANDOM % 20000))
+socat TCP-LISTEN:$eport,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo hello-engine-acct' >/dev/null 2>&1 &
+bgpids+=($!)
+sleep 0.3
+base=$(state_list)
+timeout 30 env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc_eng" "${PAM_HOST[@]}" su -l "$U" -c \
+	"id -u; timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.2.2/$eport && head -n 1 <&3' 2>&1; sleep 2" \
+	</dev/null >"$wd/k2d.out" 2>&1 &
+sp=$!
+bgpids+=("$sp")
+wait_until 50 eval 'rec=$(my_record "$sp") && [ -n "$(rec_val "$rec" engine_pid)" ]'
+rec=$(my_record "$sp")
+if [ -n "$rec" ]; then
+	eng=$(rec_val "$rec" engine_pid)
+	check_eq "engine account (su -l): the engine runs as $ENG" "$(id -u "$ENG") $(id -g "$ENG")" \
+		"$(awk '/^Uid:/ {u=$2} /^Gid:/ {g=$2} END {print u" "g}' "/proc/$eng/status" 2>&1)"
+	check_eq "engine account (su -l): engine CapEff/CapBnd 0, NoNewPrivs 1, no groups" \
+		"0000000000000000 0000000000000000 1 " \
+		"$(awk '/^CapEff:/ {e=$2} /^CapBnd:/ {b=$2} /^NoNewPrivs:/ {n=$2} /^Groups:/ {g=$2} END {print e" "b" "n" "g}' "/proc/$eng/status" 2>&1)"
+	wait "$sp"
+	check_eq "engine account (su -l): su exits 0" "0" "$?"
+	out=$(cat "$wd/k2d.out")
+	check_eq "engine account (su -l): the session itself is still $U" "$(id -u "$U")" "$(sed -n 1p <<<"$out")"
+	check_contains "engine account (su -l): traffic flows through the engine" "hello-engine-acct" "$out"
+	check_eq "engine account (su -l): close_session removed the record" "gone" "$(gone_record "$rec")"
+	check_eq "engine account (su -l): no process of $ENG or $U left" "" "$(user_procs "$ENG")$(user_procs "$U")"
+else
+	not_ok "engine account (su -l): a record with an engine appears" "$(cat "$wd/k2d.out")"
+fi
+# an account that does not exist: the login is refused, nothing is left
+sed -i "s/^engine_user = .*/engine_user = nsess-no-such-acct/" "$wd/policy-eng.conf"
+base=$(state_list)
+out=$(timeout 30 env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc_eng" \
+	"${PAM_HOST[@]}" su -l "$U" -c 'echo SHELL-RAN' </dev/null 2>&1)
+check_not_contains "engine account missing (su -l): no session is opened" "SHELL-RAN" "$out"
+check_contains "engine account missing (su -l): the log names the account and the fix" \
+	"engine account: unknown user 'nsess-no-such-acct'" "$out"
+check_contains "engine account missing (su -l): ... and how to create it" "useradd --system" "$out"
+check_eq "engine account missing (su -l): no record, no process left" "" "$(new_state "$base")$(user_procs "$U")"
+
 # ---- 3. the PAM host (su, the opener) killed ----------------------------------
 base=$(state_list)
 # (a subshell, so that bash's "Killed" notice for timeout stays quiet)

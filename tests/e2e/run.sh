@@ -111,6 +111,34 @@ check_contains "host loopback unreachable by default (root --user)" "unreachable
 out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- bash -c "$probe" 2>&1)
 check_contains "host loopback reachable with --allow-host-loopback (root --user)" "hello-from-host" "$out"
 
+# ---- root --user --engine-user: the engine as a dedicated account -----------
+e2e_engine_account
+out=$("$NSESSION" run --user "$E2E_USER" --engine-user "$E2E_ENGINE_ACCT" --allow-host-loopback -- \
+	bash -c "id -u; $probe; sleep 0.5" 2>&1 &
+	np=$!
+	eng=
+	for _ in $(seq 1 30); do
+		eng=$(pgrep -P "$np" -u "$E2E_ENGINE_ACCT" | head -n 1)
+		[ -n "$eng" ] && break
+		sleep 0.05
+	done
+	echo "ENGINE_UID=$( [ -n "$eng" ] && awk '/^Uid:/ {print $2}' "/proc/$eng/status")"
+	wait "$np")
+check_contains "--engine-user: the engine runs as $E2E_ENGINE_ACCT" "ENGINE_UID=$(id -u "$E2E_ENGINE_ACCT")" "$out"
+check_eq "--engine-user: the command is still the user" "$uid" "$(sed -n 1p <<<"$out")"
+check_contains "--engine-user: traffic flows through the engine" "hello-from-host" "$out"
+out=$("$NSESSION" run --user "$E2E_USER" --engine-user nsess-no-such-acct -- echo RAN 2>&1)
+rc=$?
+check_eq "--engine-user missing account: exit 125" "125" "$rc"
+check_contains "--engine-user missing account: names it and the fix" \
+	"engine account: unknown user 'nsess-no-such-acct' (not in passwd or NSS); create it (useradd --system" "$out"
+check_not_contains "--engine-user missing account: the command did not run" "RAN" "$out"
+out=$("$NSESSION" run --user "$E2E_USER" --engine-user root -- echo RAN 2>&1)
+check_contains "--engine-user root: refused" "the engine never runs with id 0" "$out"
+out=$(as_user "$E2E_USER" "$NSESSION" run --engine-user "$E2E_ENGINE_ACCT" -- echo RAN 2>&1)
+check_eq "--engine-user rootless: a usage error (exit 2)" "2" "$?"
+check_contains "--engine-user rootless: says it goes with --user" "goes with --user" "$out"
+
 # ---- a host peer that closes while the session still sends -----------------
 # libslirp then writes into a closed socket: EPIPE for the engine to handle,
 # never a SIGPIPE that kills it (nsession used to exit 141 here).
