@@ -107,6 +107,13 @@ my_record() {
 	done
 	return 1
 }
+# engine_record PID: the record of PID's session once it names an engine
+# (waits 5 s at most; empty if none)
+engine_record() {
+	local pid=$1 r # seen by the eval, which runs inside wait_until
+	wait_until 50 eval 'r=$(my_record "$pid") && [ -n "$(rec_val "$r" engine_pid)" ]'
+	my_record "$pid"
+}
 gone_record() { [ ! -e "/run/nsession/$1" ] && echo gone || echo "/run/nsession/$1 is still there"; }
 # zombies of a session (the user's, a holder's in the subordinate range, or
 # nsession's own) whose parent is still there to reap them; once the parent
@@ -276,8 +283,7 @@ base=$(state_list)
 timeout 30 "${PW[@]}" su -l "$U" -c 'sleep 3' </dev/null >"$wd/k2b.out" 2>&1 &
 sp=$!
 bgpids+=("$sp")
-wait_until 50 eval 'rec=$(my_record "$sp") && [ -n "$(rec_val "$rec" engine_pid)" ]'
-rec=$(my_record "$sp")
+rec=$(engine_record "$sp")
 if [ -n "$rec" ]; then
 	eng=$(rec_val "$rec" engine_pid)
 	holder=$(rec_val "$rec" holder_pid)
@@ -348,8 +354,7 @@ timeout 30 env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc_eng" "${PAM_HOST[@]}"
 	</dev/null >"$wd/k2d.out" 2>&1 &
 sp=$!
 bgpids+=("$sp")
-wait_until 50 eval 'rec=$(my_record "$sp") && [ -n "$(rec_val "$rec" engine_pid)" ]'
-rec=$(my_record "$sp")
+rec=$(engine_record "$sp")
 if [ -n "$rec" ]; then
 	eng=$(rec_val "$rec" engine_pid)
 	check_eq "engine account (su -l): the engine runs as $ENG" "$(id -u "$ENG") $(id -g "$ENG")" \

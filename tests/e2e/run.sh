@@ -125,7 +125,7 @@ out=$("$NSESSION" run --user "$E2E_USER" --engine-user "$E2E_ENGINE_ACCT" --allo
 	echo "ENGINE_UID=$( [ -n "$eng" ] && awk '/^Uid:/ {print $2}' "/proc/$eng/status")"
 	wait "$np")
 check_contains "--engine-user: the engine runs as $E2E_ENGINE_ACCT" "ENGINE_UID=$(id -u "$E2E_ENGINE_ACCT")" "$out"
-check_eq "--engine-user: the command is still the user" "$uid" "$(sed -n 1p <<<"$out")"
+check_eq "--engine-user: the command is still the user" "$uid" "$(grep -x "$uid" <<<"$out")"
 check_contains "--engine-user: traffic flows through the engine" "hello-from-host" "$out"
 out=$("$NSESSION" run --user "$E2E_USER" --engine-user nsess-no-such-acct -- echo RAN 2>&1)
 rc=$?
