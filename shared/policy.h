@@ -51,9 +51,9 @@
 enum nsess_on_failure { NSESS_FAIL_CLOSED = 0, NSESS_FAIL_OPEN = 1 };
 enum nsess_fallback { NSESS_FALLBACK_SINGLE = 0, NSESS_FALLBACK_REFUSE = 1 };
 
-/* What the policy gives one user. */
 #define NSESS_POLICY_NAME_MAX 256	/* user, group and account names in the file */
 
+/* What the policy gives one user. */
 struct nsess_policy {
 	bool sandbox;
 	struct nsess_netplan net;	/* starts from nsess_netplan_defaults() */
