@@ -143,7 +143,9 @@ rm -f "$wd"/san/*
 if ! command -v pamtester >/dev/null 2>&1 || [ -z "$PWRAP_LIB" ] || [ ! -f "$MODULE" ]; then
 	not_ok "PAM fault checks: pamtester, libpam-wrapper and the module are there"
 else
-	mapfile -t PAM_HOST < <(ASAN_OPTIONS="log_path=$wd/san/asan" pam_host_env "$MODULE" "$PWRAP_LIB")
+	ASAN_OPTIONS="log_path=$wd/san/asan" pam_host_env PAM_HOST "$MODULE" "$PWRAP_LIB" ||
+		not_ok "PAM fault checks: libasan.so for the preload" \
+			"gcc -print-file-name=libasan.so: $(gcc -print-file-name=libasan.so 2>&1)"
 	POL=$wd/policy.conf
 	printf 'sandbox = yes\n' >"$POL"
 	chmod 644 "$POL"

@@ -71,20 +71,24 @@ as_user() {
 		${keep[@]+env "${keep[@]}"} "$@"
 }
 
-# pam_host_env MODULE [PRELOAD...]: the environment words (for env) that a PAM
-# host which is not instrumented (pamtester, su) needs to load MODULE: for an
-# ASan build the ASan runtime comes first in LD_PRELOAD, and the host's own
-# leaks at exit (pamtester leaks by design) are not checked.
+# pam_host_env VAR MODULE [PRELOAD...]: set array VAR to the environment words
+# (for env) that a PAM host which is not instrumented (pamtester, su) needs to
+# load MODULE: for an ASan build the ASan runtime comes first in LD_PRELOAD,
+# and the host's own leaks at exit (pamtester leaks by design) are not
+# checked. Returns 1 (VAR empty) when the ASan runtime cannot be found.
 pam_host_env() {
-	local m=$1 rt
-	shift
+	local -n out=$1
+	local m=$2 rt
+	shift 2
+	out=()
 	if ldd "$m" 2>/dev/null | grep -q libasan; then
 		rt=$(gcc -print-file-name=libasan.so 2>/dev/null)
-		echo "LD_PRELOAD=$rt${*:+ $*}"
-		echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+		[ -f "$rt" ] || return 1
+		out=("LD_PRELOAD=$rt${*:+ $*}" "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
 	elif [ $# -gt 0 ]; then
-		echo "LD_PRELOAD=$*"
+		out=("LD_PRELOAD=$*")
 	fi
+	return 0
 }
 
 # The distribution default; this machine ships 0600. Restored by e2e_restore_tun.

@@ -163,8 +163,10 @@ chmod 644 "$POL"
 svc=$wd/pam.d
 mkdir "$svc"
 # su and pamtester load the module; for an ASan build see pam_host_env (lib.sh)
-mapfile -t PAM_HOST < <(pam_host_env "$MODULE" "$PWRAP_LIB")
-mapfile -t PAM_HOST_NOWRAP < <(pam_host_env "$MODULE")
+if ! pam_host_env PAM_HOST "$MODULE" "$PWRAP_LIB" || ! pam_host_env PAM_HOST_NOWRAP "$MODULE"; then
+	not_ok "an ASan module: libasan.so for the preload" \
+		"gcc -print-file-name=libasan.so: $(gcc -print-file-name=libasan.so 2>&1)"
+fi
 PW=(env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" "${PAM_HOST[@]}")
 for s in su su-l "$SVC"; do
 	cat >"$svc/$s" <<EOF
