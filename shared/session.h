@@ -41,7 +41,9 @@ struct nsess_user {
 /**
  * nsess_user_lookup() - passwd entry and group list of a user
  * @name: user name, or NULL to look up @uid
- * @uid: used when @name is NULL
+ * @uid: used when @name is NULL, which also means "the calling user": the
+ *	group list is then this process's own (getgroups()), not the group
+ *	database's
  * @out: written on success
  * @e: "unknown user 'x'" and the like
  * Return: 0 or -errno.
