@@ -3,6 +3,13 @@
  * subid_nss.c - subordinate ids from libsubid (the "subid:" nsswitch
  * source); the only file that talks to libsubid. See subid.h.
  *
+ * libsubid is not linked in: it is opened by absolute path
+ * (NSESS_LIBSUBID_PATH, set by configure) the first time a lookup needs
+ * it, which is only when a user has no line in the subid files. Linked,
+ * it brought eleven more libraries into every nsession start (about 1 ms
+ * measured), every engine and every PAM host, for a source most machines
+ * never configure. Once opened it stays (libsubid keeps its stream).
+ *
  * libsubid prints its complaints to stderr unless told otherwise, and when
  * told "NULL" it opens /dev/null without close-on-exec. Inside sshd neither
  * is acceptable, so it gets a stream of our own that discards everything
@@ -10,6 +17,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +27,14 @@
 
 #include "subid.h"
 
+/* the three entry points used, typed from libsubid's own header */
+struct sidnss_lib {
+	__typeof__(subid_init) *init;
+	__typeof__(subid_get_uid_ranges) *get_uid_ranges;
+	__typeof__(subid_get_gid_ranges) *get_gid_ranges;
+};
+
+static struct sidnss_lib sidnss;
 static FILE *sidnss_sink;
 
 static ssize_t sidnss_discard(void *cookie, const char *buf, size_t size)
@@ -28,21 +44,56 @@ static ssize_t sidnss_discard(void *cookie, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
+/* Once per process: load libsubid; -ENOENT (with @e set) if it cannot be. */
+static int sidnss_load(struct nsess_error *e)
+{
+	struct sidnss_lib l;
+	const char *why;
+	void *h;
+
+	if (sidnss.init)
+		return 0;
+	h = dlopen(NSESS_LIBSUBID_PATH, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!h) {
+		why = dlerror();
+		return nsess_error_set(e, ENOENT, "cannot load libsubid (%s): %s; install the "
+				       "Debian package libsubid4, or remove the \"subid:\" line "
+				       "from /etc/nsswitch.conf", NSESS_LIBSUBID_PATH,
+				       why ? why : "unknown error");
+	}
+	l.init = (__typeof__(l.init))dlsym(h, "subid_init");
+	l.get_uid_ranges = (__typeof__(l.get_uid_ranges))dlsym(h, "subid_get_uid_ranges");
+	l.get_gid_ranges = (__typeof__(l.get_gid_ranges))dlsym(h, "subid_get_gid_ranges");
+	if (!l.init || !l.get_uid_ranges || !l.get_gid_ranges) {
+		dlclose(h);
+		return nsess_error_set(e, ENOENT, "%s is not a libsubid this nsession can use "
+				       "(subid_init or subid_get_*_ranges missing)",
+				       NSESS_LIBSUBID_PATH);
+	}
+	/* the handle stays open for good: RTLD_NODELETE, and the stream below */
+	sidnss = l;
+	return 0;
+}
+
 /* Once per process; libsubid keeps the stream for good. */
-static int sidnss_init(void)
+static int sidnss_init(struct nsess_error *e)
 {
 	cookie_io_functions_t io = { .write = sidnss_discard };
 	FILE *sink;
+	int r;
 
 	if (sidnss_sink)
 		return 0;
+	r = sidnss_load(e);
+	if (r < 0)
+		return r;
 	sink = fopencookie(NULL, "w", io);
 	if (!sink)
-		return -ENOMEM;
+		return nsess_error_set(e, ENOMEM, "cannot set up libsubid quietly: out of memory");
 	/* a NULL progname makes libsubid allocate nothing */
-	if (!subid_init(NULL, sink)) {
+	if (!sidnss.init(NULL, sink)) {
 		fclose(sink);
-		return -ENOMEM;
+		return nsess_error_set(e, ENOMEM, "cannot set up libsubid quietly: out of memory");
 	}
 	sidnss_sink = sink;
 	return 0;
@@ -61,12 +112,12 @@ int nsess_subid_nss_lookup(const char *user, enum nsess_subid_kind kind,
 	if (!user || !*user || !out)
 		return nsess_error_set(e, EINVAL, "no user name to look up in libsubid");
 	nsess_escape(user, (size_t)-1, eu, sizeof(eu));
-	r = sidnss_init();
+	r = sidnss_init(e);
 	if (r < 0)
-		return nsess_error_set(e, -r, "cannot set up libsubid quietly: out of memory");
+		return r;
 
-	n = kind == NSESS_SUBGID ? subid_get_gid_ranges(user, &raw)
-				 : subid_get_uid_ranges(user, &raw);
+	n = kind == NSESS_SUBGID ? sidnss.get_gid_ranges(user, &raw)
+				 : sidnss.get_uid_ranges(user, &raw);
 	if (n < 0)
 		return nsess_error_set(e, EIO,
 				       "libsubid could not look up the %s ranges of '%s'; check the "
