@@ -27,11 +27,13 @@ static int mapwrite_one_kind(const char *root, enum nsess_subid_kind kind, const
 	r = nsess_subid_lookup(&f, user, (uid_t)id, out, e);
 	nsess_subid_file_free(&f);
 #ifdef HAVE_LIBSUBID
+	/* only a "subid:" service in nsswitch.conf can know more than the file */
 	if (r == -ENOENT) {
 		struct nsess_error e2 = { 0 };
-		int r2 = nsess_subid_nss_lookup(user, kind, out, &e2);
+		char service[64];
 
-		if (r2 == 0)
+		if (nsess_subid_nss_source(root, service, sizeof(service)) > 0 &&
+		    nsess_subid_nss_lookup(user, kind, out, &e2) == 0)
 			r = 0;
 	}
 #endif
@@ -86,112 +88,157 @@ static int mapwrite_direct(int procfd, const char *file, const char *text)
 	return 0;
 }
 
-static int mapwrite_helper(const char *helper, const struct nsess_map *m, pid_t pid, char *out,
-			   size_t outlen)
-{
-	struct nsess_map_argv *av;
-	int r;
-
-	/* large (about 12 KiB): keep it off the stack of a PAM host */
-	av = calloc(1, sizeof(*av));
-	if (!av)
-		return -ENOMEM;
-	r = nsess_map_helper_argv(m, helper, pid, av);
-	if (r == 0)
-		r = nsess_run_helper(av->argv, out, outlen);
-	free(av);
-	return r;
-}
-
 struct mapwrite_state {
 	bool uid_done;
 	bool gid_done;
 	bool setgroups_done;
 };
 
+static void mapwrite_helper_failed(struct nsess_map_attempt *a, const char *helper,
+				   const char *out, int r)
+{
+	char esc[300];
+
+	snprintf(a->msg, sizeof(a->msg), "%s: %s", helper,
+		 out[0] ? nsess_escape(out, (size_t)-1, esc, sizeof(esc)) : strerror(-r));
+}
+
+static void mapwrite_uid_done(const struct nsess_idmap_plan *plan, const char *text,
+			      struct mapwrite_state *st, struct nsess_map_report *rep)
+{
+	st->uid_done = true;
+	rep->single_uid = plan->layout == NSESS_LAYOUT_SINGLE;
+	rep->inside_uid = plan->inside_uid;
+	snprintf(rep->uid_map, sizeof(rep->uid_map), "%s", text);
+}
+
+static void mapwrite_gid_done(const struct nsess_idmap_plan *plan, const char *text,
+			      struct mapwrite_state *st, struct nsess_map_report *rep)
+{
+	st->gid_done = true;
+	rep->single_gid = plan->layout == NSESS_LAYOUT_SINGLE;
+	rep->inside_gid = plan->inside_gid;
+	rep->setgroups_deny = plan->setgroups_deny || st->setgroups_done;
+	snprintf(rep->gid_map, sizeof(rep->gid_map), "%s", text);
+}
+
+/* newgidmap leaves setgroups alone for a full map; close it when the plan says so */
+static void mapwrite_helper_setgroups(const struct nsess_proc *target,
+				      const struct nsess_idmap_plan *plan, struct mapwrite_state *st)
+{
+	if (plan->setgroups_deny && !st->setgroups_done &&
+	    mapwrite_direct(target->procfd, "setgroups", "deny") == 0)
+		st->setgroups_done = true;
+}
+
 /*
- * One attempt: write what is still missing of @plan. Direct writes go
- * through the child's O_PATH procfd; helpers get its pid (they are given
- * nothing else).
+ * Helpers get the child's pid (they are given nothing else). What is still
+ * missing of the two maps is written at the same time: newuidmap and
+ * newgidmap write different files and are independent, and each costs a
+ * fork, a setuid exec and its reading of the subid files (about 1 ms each,
+ * measured), which were a visible part of a session's startup in a row.
+ */
+static int mapwrite_helpers(const struct nsess_map_request *req, const struct nsess_proc *target,
+			    const struct nsess_idmap_plan *plan, struct mapwrite_state *st,
+			    struct nsess_map_report *rep, struct nsess_map_attempt *a)
+{
+	char utext[4096], gtext[4096], uout[512] = "", gout[512] = "";
+	struct nsess_helper hu, hg;
+	struct nsess_map_argv *av;
+	int ru = 0, rg = 0;
+	bool su = false, sg = false;
+
+	if ((!st->uid_done && nsess_map_render(&plan->uid, utext, sizeof(utext)) < 0) ||
+	    (!st->gid_done && nsess_map_render(&plan->gid, gtext, sizeof(gtext)) < 0))
+		return -ENOSPC;
+	/* large (about 12 KiB each): keep them off the stack of a PAM host */
+	av = calloc(2, sizeof(*av));
+	if (!av)
+		return -ENOMEM;
+	if (!st->uid_done) {
+		ru = nsess_map_helper_argv(&plan->uid, req->newuidmap, target->pid, &av[0]);
+		if (ru == 0)
+			ru = nsess_helper_start(av[0].argv, &hu);
+		su = ru == 0;
+	}
+	if (!st->gid_done) {
+		rg = nsess_map_helper_argv(&plan->gid, req->newgidmap, target->pid, &av[1]);
+		if (rg == 0)
+			rg = nsess_helper_start(av[1].argv, &hg);
+		sg = rg == 0;
+	}
+	if (su)
+		ru = nsess_helper_finish(&hu, uout, sizeof(uout));
+	if (sg)
+		rg = nsess_helper_finish(&hg, gout, sizeof(gout));
+	free(av);
+
+	/* each map that worked stays written, whatever happened to the other */
+	if (!st->uid_done && ru == 0)
+		mapwrite_uid_done(plan, utext, st, rep);
+	if (!st->gid_done && rg == 0) {
+		mapwrite_helper_setgroups(target, plan, st);
+		mapwrite_gid_done(plan, gtext, st, rep);
+	}
+	if (ru < 0) {
+		mapwrite_helper_failed(a, req->newuidmap, uout, ru);
+		return ru;
+	}
+	if (rg < 0) {
+		mapwrite_helper_failed(a, req->newgidmap, gout, rg);
+		return rg;
+	}
+	return 0;
+}
+
+/*
+ * One attempt: write what is still missing of @plan, directly through the
+ * child's O_PATH procfd or through the helpers.
  */
 static int mapwrite_attempt(const struct nsess_map_request *req, const struct nsess_proc *target,
 			    const struct nsess_idmap_plan *plan, bool direct,
 			    struct mapwrite_state *st, struct nsess_map_report *rep,
 			    struct nsess_map_attempt *a)
 {
-	char text[4096], out[512];
+	char text[4096];
 	int r;
 
 	a->tried = true;
+	if (!direct)
+		return mapwrite_helpers(req, target, plan, st, rep, a);
 	if (!st->uid_done) {
 		if (nsess_map_render(&plan->uid, text, sizeof(text)) < 0)
 			return -ENOSPC;
-		if (direct) {
-			r = mapwrite_direct(target->procfd, "uid_map", text);
-			if (r < 0) {
-				snprintf(a->msg, sizeof(a->msg), "writing uid_map: %s", strerror(-r));
-				return r;
-			}
-		} else {
-			r = mapwrite_helper(req->newuidmap, &plan->uid, target->pid, out, sizeof(out));
-			if (r < 0) {
-				char esc[300];
-
-				snprintf(a->msg, sizeof(a->msg), "%s: %s", req->newuidmap,
-					 out[0] ? nsess_escape(out, (size_t)-1, esc, sizeof(esc))
-						: strerror(-r));
-				return r;
-			}
+		r = mapwrite_direct(target->procfd, "uid_map", text);
+		if (r < 0) {
+			snprintf(a->msg, sizeof(a->msg), "writing uid_map: %s", strerror(-r));
+			return r;
 		}
-		st->uid_done = true;
-		rep->single_uid = plan->layout == NSESS_LAYOUT_SINGLE;
-		rep->inside_uid = plan->inside_uid;
-		snprintf(rep->uid_map, sizeof(rep->uid_map), "%s", text);
+		mapwrite_uid_done(plan, text, st, rep);
 	}
 	if (!st->gid_done) {
 		if (nsess_map_render(&plan->gid, text, sizeof(text)) < 0)
 			return -ENOSPC;
-		if (direct) {
-			/*
-			 * Our own "deny" matters for a root writer, which the kernel
-			 * does not hold to it: a map that leaves a supplementary group
-			 * out must not let the session drop that group with setgroups.
-			 */
-			if (plan->setgroups_deny && !st->setgroups_done) {
-				r = mapwrite_direct(target->procfd, "setgroups", "deny");
-				if (r < 0) {
-					snprintf(a->msg, sizeof(a->msg), "writing setgroups: %s",
-						 strerror(-r));
-					return r;
-				}
-				st->setgroups_done = true;
-			}
-			r = mapwrite_direct(target->procfd, "gid_map", text);
+		/*
+		 * Our own "deny" matters for a root writer, which the kernel
+		 * does not hold to it: a map that leaves a supplementary group
+		 * out must not let the session drop that group with setgroups.
+		 */
+		if (plan->setgroups_deny && !st->setgroups_done) {
+			r = mapwrite_direct(target->procfd, "setgroups", "deny");
 			if (r < 0) {
-				snprintf(a->msg, sizeof(a->msg), "writing gid_map: %s", strerror(-r));
+				snprintf(a->msg, sizeof(a->msg), "writing setgroups: %s",
+					 strerror(-r));
 				return r;
 			}
-		} else {
-			r = mapwrite_helper(req->newgidmap, &plan->gid, target->pid, out, sizeof(out));
-			if (r < 0) {
-				char esc[300];
-
-				snprintf(a->msg, sizeof(a->msg), "%s: %s", req->newgidmap,
-					 out[0] ? nsess_escape(out, (size_t)-1, esc, sizeof(esc))
-						: strerror(-r));
-				return r;
-			}
-			if (plan->setgroups_deny && !st->setgroups_done) {
-				/* newgidmap leaves setgroups alone for a full map; close it */
-				if (mapwrite_direct(target->procfd, "setgroups", "deny") == 0)
-					st->setgroups_done = true;
-			}
+			st->setgroups_done = true;
 		}
-		st->gid_done = true;
-		rep->single_gid = plan->layout == NSESS_LAYOUT_SINGLE;
-		rep->inside_gid = plan->inside_gid;
-		rep->setgroups_deny = plan->setgroups_deny || st->setgroups_done;
-		snprintf(rep->gid_map, sizeof(rep->gid_map), "%s", text);
+		r = mapwrite_direct(target->procfd, "gid_map", text);
+		if (r < 0) {
+			snprintf(a->msg, sizeof(a->msg), "writing gid_map: %s", strerror(-r));
+			return r;
+		}
+		mapwrite_gid_done(plan, text, st, rep);
 	}
 	return 0;
 }

@@ -179,21 +179,20 @@ void nsess_close_inherited(int from)
 	}
 }
 
-int nsess_run_helper(char *const argv[], char *out, size_t outlen)
+int nsess_helper_start(char *const argv[], struct nsess_helper *h)
 {
 	static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	static char env_lc[] = "LC_ALL=C";
 	char *const env[] = { env_path, env_lc, NULL };
-	struct nsess_proc p = NSESS_PROC_INIT;
-	int pipefd[2], status, r;
-	size_t used = 0;
-	char sink[256];
+	int pipefd[2], r;
 
+	h->proc = (struct nsess_proc)NSESS_PROC_INIT;
+	h->out_fd = -1;
 	if (!argv[0] || argv[0][0] != '/')
 		return -EINVAL;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	r = nsess_fork(&p);
+	r = nsess_fork(&h->proc);
 	if (r < 0) {
 		close(pipefd[0]);
 		close(pipefd[1]);
@@ -211,12 +210,22 @@ int nsess_run_helper(char *const argv[], char *out, size_t outlen)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	close(pipefd[1]);
+	h->out_fd = pipefd[0];
+	return 0;
+}
+
+int nsess_helper_finish(struct nsess_helper *h, char *out, size_t outlen)
+{
+	size_t used = 0;
+	char sink[256];
+	int status, r;
+
 	for (;;) {
 		ssize_t n;
 		char *dst = out && used + 1 < outlen ? out + used : sink;
 		size_t room = out && used + 1 < outlen ? outlen - used - 1 : sizeof(sink);
 
-		n = read(pipefd[0], dst, room);
+		n = read(h->out_fd, dst, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -224,14 +233,15 @@ int nsess_run_helper(char *const argv[], char *out, size_t outlen)
 		if (dst != sink)
 			used += (size_t)n;
 	}
-	close(pipefd[0]);
+	close(h->out_fd);
+	h->out_fd = -1;
 	if (out && outlen) {
 		out[used] = '\0';
 		while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == ' '))
 			out[--used] = '\0';
 	}
-	r = nsess_proc_wait(&p, &status);
-	nsess_proc_close(&p);
+	r = nsess_proc_wait(&h->proc, &status);
+	nsess_proc_close(&h->proc);
 	if (r < 0)
 		return r;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -241,6 +251,17 @@ int nsess_run_helper(char *const argv[], char *out, size_t outlen)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
 		return -EACCES;
 	return -EPERM;
+}
+
+int nsess_run_helper(char *const argv[], char *out, size_t outlen)
+{
+	struct nsess_helper h;
+	int r;
+
+	r = nsess_helper_start(argv, &h);
+	if (r < 0)
+		return r;
+	return nsess_helper_finish(&h, out, outlen);
 }
 
 int nsess_threads(void)

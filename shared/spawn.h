@@ -91,6 +91,23 @@ int nsess_unshare(int flags, struct nsess_error *e);
  */
 int nsess_run_helper(char *const argv[], char *out, size_t outlen);
 
+/* A helper started and not yet waited for. */
+struct nsess_helper {
+	struct nsess_proc proc;
+	int out_fd;			/* read end of its stdout+stderr */
+};
+
+/**
+ * nsess_helper_start() / nsess_helper_finish() - nsess_run_helper() in two
+ * halves, so that independent helpers run at the same time
+ * @h: filled by start; finish reads its output to EOF, reaps it and
+ *     releases everything, and must be called for every started helper
+ * Return: start: 0 or -errno (nothing to finish then); finish: as
+ * nsess_run_helper().
+ */
+int nsess_helper_start(char *const argv[], struct nsess_helper *h);
+int nsess_helper_finish(struct nsess_helper *h, char *out, size_t outlen);
+
 /**
  * nsess_threads() - number of threads of this process (from /proc/self/status)
  * Return: >= 1, or -errno.
