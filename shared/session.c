@@ -137,29 +137,14 @@ static void session_warn_parent(void *data, const char *line)
 	nsess_sync_send(st->sock, NSESS_SYNC_WARNING, NSESS_STAGE_NONE, 0, -1, "%s", line);
 }
 
-/*
- * Runs in the freshly forked child. Returns 0 with the namespaces set up and
- * the TAP fd handed over, or sends an ERROR and returns -errno.
- */
-static int session_setup_child(struct session_setup *st)
+/* In the child: MAPS_DONE and the inside ids it carries. */
+static int session_wait_maps(struct session_setup *st)
 {
-	struct nsess_error e = { 0 };
 	struct nsess_sync_msg m;
-	_cleanup_close_ int tap = -1;
-	int flags = CLONE_NEWUSER | CLONE_NEWNS, r;
-	char *sp;
 	unsigned int v;
+	char *sp;
+	int r;
 
-	if (st->plan->mode != NSESS_NET_HOST)
-		flags |= CLONE_NEWNET;
-	r = nsess_fault_err("userns", NULL, &e);
-	if (r == 0)
-		r = nsess_unshare(flags, &e);
-	if (r < 0)
-		goto fail_userns;
-	r = nsess_sync_send(st->sock, NSESS_SYNC_USERNS_READY, 0, 0, -1, NULL);
-	if (r < 0)
-		return r;
 	r = nsess_sync_recv(st->sock, 0, &m, NULL);
 	if (r < 0)
 		return r;
@@ -175,24 +160,69 @@ static int session_setup_child(struct session_setup *st)
 	if (nsess_parse_u32(sp + 1, &v) < 0)
 		return -EBADMSG;
 	st->inside_gid = v;
+	return 0;
+}
+
+/* The TAP and the addresses; needs CAP_NET_ADMIN in the new namespaces, not the maps. */
+static int session_setup_net(struct session_setup *st, int *tap, int *stage,
+			     struct nsess_error *e)
+{
+	int r;
 
 	if (st->plan->mode == NSESS_NET_SLIRP) {
-		r = nsess_fault_err("tap", NULL, &e);
+		*stage = NSESS_STAGE_TAP;
+		r = nsess_fault_err("tap", NULL, e);
 		if (r == 0)
-			r = nsess_tap_create(st->plan->ifname, &tap, &e);
-		if (r < 0) {
-			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_TAP, -r, -1, "%s", e.msg);
+			r = nsess_tap_create(st->plan->ifname, tap, e);
+		if (r < 0)
 			return r;
-		}
 	}
 	if (st->plan->mode != NSESS_NET_HOST) {
-		r = nsess_fault_err("net", NULL, &e);
+		*stage = NSESS_STAGE_NET;
+		r = nsess_fault_err("net", NULL, e);
 		if (r == 0)
-			r = nsess_netconf_apply(st->plan, &e);
-		if (r < 0) {
-			nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_NET, -r, -1, "%s", e.msg);
+			r = nsess_netconf_apply(st->plan, e);
+		if (r < 0)
 			return r;
-		}
+	}
+	return 0;
+}
+
+/*
+ * Runs in the freshly forked child. Returns 0 with the namespaces set up and
+ * the TAP fd handed over, or sends an ERROR and returns -errno.
+ *
+ * The TAP and the addresses are made while the parent writes the id maps
+ * (newuidmap and newgidmap take a millisecond or two): right after unshare()
+ * this process holds every capability in the new namespaces, and opening
+ * /dev/net/tun is checked against its unchanged host ids. A failure there
+ * is reported after MAPS_DONE, so the parent sees the same order of events
+ * as when the steps ran one after the other. The mounts need the maps (a
+ * file created on the tmpfs must have a mapped owner), so they come after.
+ */
+static int session_setup_child(struct session_setup *st)
+{
+	struct nsess_error e = { 0 };
+	_cleanup_close_ int tap = -1;
+	int flags = CLONE_NEWUSER | CLONE_NEWNS, r, net_r, net_stage = NSESS_STAGE_NONE;
+
+	if (st->plan->mode != NSESS_NET_HOST)
+		flags |= CLONE_NEWNET;
+	r = nsess_fault_err("userns", NULL, &e);
+	if (r == 0)
+		r = nsess_unshare(flags, &e);
+	if (r < 0)
+		goto fail_userns;
+	r = nsess_sync_send(st->sock, NSESS_SYNC_USERNS_READY, 0, 0, -1, NULL);
+	if (r < 0)
+		return r;
+	net_r = session_setup_net(st, &tap, &net_stage, &e);
+	r = session_wait_maps(st);
+	if (r < 0)
+		return r;
+	if (net_r < 0) {
+		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, net_stage, -net_r, -1, "%s", e.msg);
+		return net_r;
 	}
 	/*
 	 * A holder made by root still has host uid 0, which the map leaves
