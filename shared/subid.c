@@ -919,6 +919,66 @@ int nsess_passwd_ids(const char *root, enum nsess_subid_kind kind, uint32_t **ou
 	return 0;
 }
 
+int nsess_subid_nss_source(const char *root, char *out, size_t outlen)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t lcap = 0;
+	char path[4096];
+	struct stat st;
+	FILE *fp = NULL;
+	ssize_t len;
+	int r, found = 0;
+
+	if (!root || !out || outlen == 0)
+		return -EINVAL;
+	out[0] = '\0';
+	r = sid_join(root, "etc/nsswitch.conf", path, sizeof(path));
+	if (r < 0)
+		return r;
+	/* often a symlink into a configuration package: follow it, refuse FIFOs */
+	r = sid_open(path, false, &fp, &st);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	while (!found && (len = getline(&line, &lcap, fp)) >= 0) {
+		char *p = line, *hash = memchr(line, '#', (size_t)len), *w;
+		size_t n;
+
+		if (hash)
+			*hash = '\0';
+		while (sid_is_blank(*p))
+			p++;
+		if (strncmp(p, "subid", 5) != 0)
+			continue;
+		p += 5;
+		while (sid_is_blank(*p))
+			p++;
+		if (*p != ':')
+			continue;
+		p++;
+		while (sid_is_blank(*p))
+			p++;
+		/* the first service word; "[NOTFOUND=return]" and the like are actions */
+		w = p;
+		n = strcspn(w, " \t\r\n[");
+		if (n == 0)
+			continue;
+		/* libsubid with "files" reads the same /etc/subuid nsession just read */
+		if (n == 5 && strncmp(w, "files", 5) == 0)
+			break;
+		if (n >= outlen) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(out, w, n);
+		out[n] = '\0';
+		found = 1;
+	}
+	fclose(fp);
+	return r < 0 ? r : found;
+}
+
 uint64_t nsess_ranges_total(const struct nsess_ranges *r)
 {
 	uint64_t sum = 0;

@@ -171,6 +171,20 @@ size_t nsess_range_merge(struct nsess_range *r, size_t n);
  */
 uint64_t nsess_ranges_total(const struct nsess_ranges *r);
 
+/**
+ * nsess_subid_nss_source() - the NSS service named for subordinate ids
+ * @root: "/" or a fixture tree; ROOT/etc/nsswitch.conf is read
+ * @out: the service of its "subid:" line (e.g. "sss")
+ * @outlen: size of @out
+ *
+ * libsubid is worth asking only when that line names a service: without
+ * one, or with "files", it reads the same /etc/subuid and /etc/subgid.
+ *
+ * Return: 1 with @out set; 0 when there is no such line, it says "files",
+ * or there is no nsswitch.conf; -errno when the file cannot be read.
+ */
+int nsess_subid_nss_source(const char *root, char *out, size_t outlen);
+
 #ifdef HAVE_LIBSUBID
 /**
  * nsess_subid_nss_lookup() - ask libsubid (subid: in nsswitch.conf)

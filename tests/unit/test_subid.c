@@ -87,7 +87,7 @@ static void make_tmp_root(void)
 static void rm_tmp_root(void)
 {
 	char p[192];
-	const char *names[] = { "subuid", "subgid", "passwd", "group" };
+	const char *names[] = { "subuid", "subgid", "passwd", "group", "nsswitch.conf" };
 	size_t i;
 
 	if (!tmp_root[0])
@@ -754,6 +754,65 @@ Test(subid, problems_overflow_fails_closed)
 	cr_expect_eq(nsess_subid_lookup(&f, "bob", 1001, &out, &e), 0, "%s", e.msg);
 	nsess_subid_file_free(&f);
 	free(buf);
+}
+
+/* ---- nsswitch.conf: is there a subid service worth asking? ------------- */
+
+static void write_nsswitch(const char *text)
+{
+	char p[192];
+	FILE *fp;
+
+	tmp_path(p, sizeof(p), "nsswitch.conf");
+	fp = fopen(p, "we");
+	cr_assert_not_null(fp);
+	cr_assert_eq(fputs(text, fp) >= 0, 1);
+	cr_assert_eq(fclose(fp), 0);
+}
+
+Test(subid, nss_source, .init = make_tmp_root, .fini = rm_tmp_root)
+{
+	static const struct {
+		const char *text;
+		int want;
+		const char *service;
+	} cases[] = {
+		{ "passwd: files systemd\ngroup: files\n", 0, "" },
+		{ "subid: sss\n", 1, "sss" },
+		{ "passwd: files\n  subid:\tsss [NOTFOUND=return] files\n", 1, "sss" },
+		{ "subid:sss\n", 1, "sss" },
+		{ "subid : freeipa # comment\n", 1, "freeipa" },
+		{ "subid: files\n", 0, "" },
+		{ "# subid: sss\n", 0, "" },
+		{ "subid:\n", 0, "" },
+		{ "subids: sss\nsubuid: sss\n", 0, "" },
+		{ "subid: [NOTFOUND=return]\n", 0, "" },
+	};
+	char svc[64];
+	size_t i;
+
+	/* no nsswitch.conf at all: nothing to ask */
+	cr_expect_eq(nsess_subid_nss_source(tmp_root, svc, sizeof(svc)), 0);
+	for (i = 0; i < NSESS_ARRAY_SIZE(cases); i++) {
+		write_nsswitch(cases[i].text);
+		memset(svc, 'x', sizeof(svc));
+		cr_expect_eq(nsess_subid_nss_source(tmp_root, svc, sizeof(svc)), cases[i].want,
+			     "case %zu: %s", i, cases[i].text);
+		cr_expect_str_eq(svc, cases[i].service, "case %zu", i);
+	}
+	/* a service name longer than the caller's buffer is an error, not a cut */
+	write_nsswitch("subid: averyveryverylongservicename\n");
+	cr_expect_eq(nsess_subid_nss_source(tmp_root, svc, 8), -ENAMETOOLONG);
+}
+
+Test(subid, nss_source_not_a_file, .init = make_tmp_root, .fini = rm_tmp_root)
+{
+	char p[192], svc[64];
+
+	tmp_path(p, sizeof(p), "nsswitch.conf");
+	cr_assert_eq(mkfifo(p, 0644), 0);
+	/* a FIFO must not block the lookup */
+	cr_expect_eq(nsess_subid_nss_source(tmp_root, svc, sizeof(svc)), -EINVAL);
 }
 
 /* ---- passwd/group ids, id collisions, totals -------------------------- */
