@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "cmdwait.h"
 #include "doctor.h"
 #include "engine.h"
 #include "fault.h"
@@ -340,181 +341,6 @@ static int session_drive_setup(int sock, const struct nsess_proc *child,
 	return 0;
 }
 
-/* ---- waiting for the command: signals, exec errors, exit ---------------- */
-
-static const int session_fwd_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-
-struct session_wait {
-	struct nsess_proc *cmd;
-	int sigfd;
-	int sync;		/* exec-status socket (EOF once exec worked) */
-	bool exited;
-	bool exec_failed;	/* the command child reported an error (exec or earlier) */
-	int exec_err;
-	int exec_stage;
-	char exec_msg[NSESS_SYNC_TEXT_MAX + 64];
-	struct nsess_engine *eng; /* NULL: plain poll loop */
-	struct nsess_proc *engine_proc; /* root path: the engine process, to notice its death */
-	const struct nsess_log *log;
-};
-
-static void session_on_signal(struct session_wait *w)
-{
-	struct signalfd_siginfo si;
-
-	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		/*
-		 * The terminal already delivered this one to the whole
-		 * foreground process group, the command included: do not
-		 * deliver it twice.
-		 */
-		if (si.ssi_code == SI_KERNEL && getpgid(w->cmd->pid) == getpgrp())
-			continue;
-		nsess_proc_kill(w->cmd, (int)si.ssi_signo);
-	}
-}
-
-static void session_on_sync(struct session_wait *w)
-{
-	struct nsess_sync_msg m;
-	int r;
-
-	r = nsess_sync_recv(w->sync, w->cmd->pid, &m, NULL);
-	if (r == -EAGAIN)
-		return;
-	if (r == 0 && m.type == NSESS_SYNC_ERROR) {
-		/* exec, or a step before it (joining, switching ids) */
-		w->exec_failed = true;
-		w->exec_err = m.err;
-		w->exec_stage = m.stage;
-		if (m.stage == NSESS_STAGE_EXEC)
-			snprintf(w->exec_msg, sizeof(w->exec_msg), "%s", m.text);
-		else
-			snprintf(w->exec_msg, sizeof(w->exec_msg), "%s: %s",
-				 nsess_stage_name(m.stage), m.text);
-		return;
-	}
-	if (r == 0 && m.type == NSESS_SYNC_WARNING) {
-		nsess_log(w->log, LOG_WARNING, "%s", m.text);
-		return;
-	}
-	/* EOF: exec succeeded (the socket is close-on-exec) or the child died */
-	if (w->eng)
-		nsess_engine_unwatch(w->eng, w->sync);
-	close(w->sync);
-	w->sync = -1;
-}
-
-static void session_engine_cb(struct nsess_engine *eng, int fd, short revents, void *data)
-{
-	struct session_wait *w = data;
-
-	if (fd == w->sigfd)
-		session_on_signal(w);
-	else if (fd == w->sync)
-		session_on_sync(w);
-	else if (fd == w->cmd->pidfd) {
-		w->exited = true;
-		nsess_engine_stop(eng);
-	}
-}
-
-static int session_wait_loop(struct session_wait *w)
-{
-	if (w->eng) {
-		int r = nsess_engine_watch(w->eng, w->sigfd, POLLIN, session_engine_cb, w);
-
-		if (r == 0)
-			r = nsess_engine_watch(w->eng, w->cmd->pidfd, POLLIN, session_engine_cb, w);
-		if (r == 0 && w->sync >= 0)
-			r = nsess_engine_watch(w->eng, w->sync, POLLIN, session_engine_cb, w);
-		if (r == 0)
-			r = nsess_engine_run(w->eng);
-		return r;
-	}
-	while (!w->exited) {
-		struct nsess_proc *eng = w->engine_proc;
-		struct pollfd p[4] = {
-			{ .fd = w->sigfd, .events = POLLIN },
-			{ .fd = w->cmd->pidfd, .events = POLLIN },
-			{ .fd = eng && eng->pidfd >= 0 ? eng->pidfd : -1, .events = POLLIN },
-			{ .fd = w->sync, .events = POLLIN },
-		};
-
-		if (poll(p, 4, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (p[0].revents)
-			session_on_signal(w);
-		if (w->sync >= 0 && p[3].revents)
-			session_on_sync(w);
-		if (p[2].revents) {
-			int st = 0;
-
-			/* the session keeps running, without a network: say so once */
-			nsess_proc_wait(eng, &st);
-			nsess_log(w->log, LOG_WARNING,
-				  "the network engine (pid %d) ended (%s %d): the session has no "
-				  "network from now on",
-				  (int)eng->pid, WIFSIGNALED(st) ? "signal" : "status",
-				  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			nsess_proc_close(eng);
-		}
-		if (p[1].revents)
-			w->exited = true;
-	}
-	return 0;
-}
-
-/* Collect the exit status; an exec failure reported before exit wins. */
-static int session_finish(struct session_wait *w, const struct nsess_log *log)
-{
-	int status = 0;
-
-	/*
-	 * The command has exited, so its end of the socket is closed: what is
-	 * left is either the exec error it sent or EOF, never "no data yet".
-	 */
-	for (int i = 0; i < 4 && w->sync >= 0 && !w->exec_failed; i++) {
-		fcntl(w->sync, F_SETFL, fcntl(w->sync, F_GETFL) | O_NONBLOCK);
-		session_on_sync(w);
-	}
-	if (w->sync >= 0) {
-		close(w->sync);
-		w->sync = -1;
-	}
-	if (nsess_proc_wait(w->cmd, &status) < 0)
-		return 125;
-	if (w->exec_failed) {
-		nsess_log(log, LOG_ERR, "%s", w->exec_msg);
-		if (w->exec_stage != NSESS_STAGE_EXEC)
-			return 125;
-		return w->exec_err == ENOENT ? 127 : 126;
-	}
-	return nsess_exit_code(status);
-}
-
-static int session_signals_block(sigset_t *old, int *sigfd)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < NSESS_ARRAY_SIZE(session_fwd_signals); i++)
-		sigaddset(&set, session_fwd_signals[i]);
-	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
-		return -errno;
-	*sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (*sigfd < 0) {
-		int r = -errno;
-
-		sigprocmask(SIG_SETMASK, old, NULL);
-		return r;
-	}
-	return 0;
-}
-
 /*
  * In the child just before exec: the command dies with nsession (whose
  * engine is its network), and a failure is reported for the parent to
@@ -551,7 +377,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	struct nsess_error e = { 0 };
 	struct nsess_user u;
 	struct nsess_map_request mreq;
-	struct session_wait w;
+	struct nsess_cmdwait w;
 	sigset_t oldmask;
 	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
@@ -564,7 +390,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		nsess_error_set(&e, -r, "socketpair: %s", strerror(-r));
 		goto fail;
 	}
-	r = session_signals_block(&oldmask, &sigfd);
+	r = nsess_cmdwait_signals_block(&oldmask, &sigfd);
 	if (r < 0) {
 		nsess_error_set(&e, -r, "signalfd: %s", strerror(-r));
 		goto fail;
@@ -643,14 +469,14 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		}
 	}
 
-	w = (struct session_wait){ .cmd = &child, .sigfd = sigfd, .sync = sv[0], .eng = eng, .log = log };
-	r = session_wait_loop(&w);
+	w = (struct nsess_cmdwait){ .cmd = &child, .sigfd = sigfd, .sync = sv[0], .eng = eng, .log = log };
+	r = nsess_cmdwait_loop(&w);
 	if (r < 0)
 		nsess_log(log, LOG_ERR, "network engine failed: %s", strerror(-r));
 	nsess_engine_free(eng);
-	/* session_finish() may read the socket once more: not through the engine */
+	/* nsess_cmdwait_finish() may read the socket once more: not through the engine */
 	w.eng = NULL;
-	*exit_code = session_finish(&w, log);
+	*exit_code = nsess_cmdwait_finish(&w, log);
 	nsess_proc_close(&child);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -1070,7 +896,7 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 	struct nsess_proc cmd = NSESS_PROC_INIT;
 	struct nsess_error e = { 0 };
 	struct nsess_user u;
-	struct session_wait w;
+	struct nsess_cmdwait w;
 	sigset_t oldmask;
 	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, r;
@@ -1087,7 +913,7 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 	}
 	r = nsess_sync_pair(sv);
 	if (r == 0)
-		r = session_signals_block(&oldmask, &sigfd);
+		r = nsess_cmdwait_signals_block(&oldmask, &sigfd);
 	if (r < 0) {
 		nsess_log(log, LOG_ERR, "setting up: %s", strerror(-r));
 		goto out;
@@ -1113,11 +939,11 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	w = (struct session_wait){ .cmd = &cmd, .sigfd = sigfd, .sync = sv[0], .log = log,
+	w = (struct nsess_cmdwait){ .cmd = &cmd, .sigfd = sigfd, .sync = sv[0], .log = log,
 				   .engine_proc = &s.engine };
 	sv[0] = -1;
-	r = session_wait_loop(&w);
-	*exit_code = session_finish(&w, log);
+	r = nsess_cmdwait_loop(&w);
+	*exit_code = nsess_cmdwait_finish(&w, log);
 	nsess_proc_close(&cmd);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	r = 0;

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cmdwait.c - the process that started a session's command waits for it:
+ * forwards signals, reads the exec status and warnings from its socket,
+ * notices its exit and turns the status into ours. See cmdwait.h.
+ *
+ * Shared by the rootless CLI (with the engine's loop doing the polling, in
+ * nsession-engine or in process), and by root's run --user (a plain poll
+ * loop that also watches the separate engine process).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include "cmdwait.h"
+
+static const int cmdwait_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+static void cmdwait_on_signal(struct nsess_cmdwait *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/*
+		 * The terminal already delivered this one to the whole
+		 * foreground process group, the command included: do not
+		 * deliver it twice.
+		 */
+		if (si.ssi_code == SI_KERNEL && getpgid(w->cmd->pid) == getpgrp())
+			continue;
+		nsess_proc_kill(w->cmd, (int)si.ssi_signo);
+	}
+}
+
+static void cmdwait_on_sync(struct nsess_cmdwait *w)
+{
+	struct nsess_sync_msg m;
+	int r;
+
+	r = nsess_sync_recv(w->sync, w->cmd->pid, &m, NULL);
+	if (r == -EAGAIN)
+		return;
+	if (r == 0 && m.type == NSESS_SYNC_ERROR) {
+		/* exec, or a step before it (joining, switching ids) */
+		w->exec_failed = true;
+		w->exec_err = m.err;
+		w->exec_stage = m.stage;
+		if (m.stage == NSESS_STAGE_EXEC)
+			snprintf(w->exec_msg, sizeof(w->exec_msg), "%s", m.text);
+		else
+			snprintf(w->exec_msg, sizeof(w->exec_msg), "%s: %s",
+				 nsess_stage_name(m.stage), m.text);
+		return;
+	}
+	if (r == 0 && m.type == NSESS_SYNC_WARNING) {
+		nsess_log(w->log, LOG_WARNING, "%s", m.text);
+		return;
+	}
+	/* EOF: exec succeeded (the socket is close-on-exec) or the child died */
+	if (w->eng)
+		nsess_engine_unwatch(w->eng, w->sync);
+	close(w->sync);
+	w->sync = -1;
+}
+
+static void cmdwait_engine_cb(struct nsess_engine *eng, int fd, short revents, void *data)
+{
+	struct nsess_cmdwait *w = data;
+
+	if (fd == w->sigfd)
+		cmdwait_on_signal(w);
+	else if (fd == w->sync)
+		cmdwait_on_sync(w);
+	else if (fd == w->cmd->pidfd) {
+		w->exited = true;
+		nsess_engine_stop(eng);
+	}
+}
+
+int nsess_cmdwait_loop(struct nsess_cmdwait *w)
+{
+	if (w->eng) {
+		int r = nsess_engine_watch(w->eng, w->sigfd, POLLIN, cmdwait_engine_cb, w);
+
+		if (r == 0)
+			r = nsess_engine_watch(w->eng, w->cmd->pidfd, POLLIN, cmdwait_engine_cb, w);
+		if (r == 0 && w->sync >= 0)
+			r = nsess_engine_watch(w->eng, w->sync, POLLIN, cmdwait_engine_cb, w);
+		if (r == 0)
+			r = nsess_engine_run(w->eng);
+		return r;
+	}
+	while (!w->exited) {
+		struct nsess_proc *eng = w->engine_proc;
+		struct pollfd p[4] = {
+			{ .fd = w->sigfd, .events = POLLIN },
+			{ .fd = w->cmd->pidfd, .events = POLLIN },
+			{ .fd = eng && eng->pidfd >= 0 ? eng->pidfd : -1, .events = POLLIN },
+			{ .fd = w->sync, .events = POLLIN },
+		};
+
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[0].revents)
+			cmdwait_on_signal(w);
+		if (w->sync >= 0 && p[3].revents)
+			cmdwait_on_sync(w);
+		if (p[2].revents) {
+			int st = 0;
+
+			/* the session keeps running, without a network: say so once */
+			nsess_proc_wait(eng, &st);
+			nsess_log(w->log, LOG_WARNING,
+				  "the network engine (pid %d) ended (%s %d): the session has no "
+				  "network from now on",
+				  (int)eng->pid, WIFSIGNALED(st) ? "signal" : "status",
+				  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			nsess_proc_close(eng);
+		}
+		if (p[1].revents)
+			w->exited = true;
+	}
+	return 0;
+}
+
+int nsess_cmdwait_finish(struct nsess_cmdwait *w, const struct nsess_log *log)
+{
+	int status = 0;
+
+	/*
+	 * The command has exited, so its end of the socket is closed: what is
+	 * left is either the exec error it sent or EOF, never "no data yet".
+	 */
+	for (int i = 0; i < 4 && w->sync >= 0 && !w->exec_failed; i++) {
+		fcntl(w->sync, F_SETFL, fcntl(w->sync, F_GETFL) | O_NONBLOCK);
+		cmdwait_on_sync(w);
+	}
+	if (w->sync >= 0) {
+		close(w->sync);
+		w->sync = -1;
+	}
+	if (nsess_proc_wait(w->cmd, &status) < 0)
+		return 125;
+	if (w->exec_failed) {
+		nsess_log(log, LOG_ERR, "%s", w->exec_msg);
+		if (w->exec_stage != NSESS_STAGE_EXEC)
+			return 125;
+		return w->exec_err == ENOENT ? 127 : 126;
+	}
+	return nsess_exit_code(status);
+}
+
+int nsess_cmdwait_signals_block(sigset_t *old, int *sigfd)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < NSESS_ARRAY_SIZE(cmdwait_signals); i++)
+		sigaddset(&set, cmdwait_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		return -errno;
+	*sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (*sigfd < 0) {
+		int r = -errno;
+
+		sigprocmask(SIG_SETMASK, old, NULL);
+		return r;
+	}
+	return 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cmdwait.h - waiting for a session's command (see cmdwait.c)
+ */
+#ifndef NSESS_CMDWAIT_H
+#define NSESS_CMDWAIT_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "log.h"
+#include "spawn.h"
+#include "sync.h"
+
+struct nsess_cmdwait {
+	struct nsess_proc *cmd;
+	int sigfd;
+	int sync;		/* exec-status socket (EOF once exec worked) */
+	bool exited;
+	bool exec_failed;	/* the command child reported an error (exec or earlier) */
+	int exec_err;
+	int exec_stage;
+	char exec_msg[NSESS_SYNC_TEXT_MAX + 64];
+	struct nsess_engine *eng; /* NULL: plain poll loop */
+	struct nsess_proc *engine_proc; /* root path: the engine process, to notice its death */
+	const struct nsess_log *log;
+};
+
+/**
+ * nsess_cmdwait_signals_block() - block the signals forwarded to the
+ * command (INT TERM HUP QUIT USR1 USR2 WINCH) and read them from @sigfd
+ * @old: the previous mask, to restore
+ * Return: 0 or -errno (nothing changed then).
+ */
+int nsess_cmdwait_signals_block(sigset_t *old, int *sigfd);
+
+/**
+ * nsess_cmdwait_loop() - run until the command exits: through the engine's
+ * loop when @w->eng is set (which then also moves the session's frames),
+ * else a plain poll() over the signalfd, the command's pidfd, the engine
+ * process's pidfd and the socket
+ * Return: 0, or the engine's -errno when its loop failed.
+ */
+int nsess_cmdwait_loop(struct nsess_cmdwait *w);
+
+/**
+ * nsess_cmdwait_finish() - reap the command and turn its end into an exit
+ * code: its status (128+N for a signal), 127/126 when exec failed, 125 for
+ * a failure before exec; an exec failure reported before exit wins
+ * Closes @w->sync.
+ */
+int nsess_cmdwait_finish(struct nsess_cmdwait *w, const struct nsess_log *log);
+
+#endif
