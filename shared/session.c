@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
@@ -38,6 +39,7 @@
 #include "cmdwait.h"
 #include "doctor.h"
 #include "engine.h"
+#include "enginexec.h"
 #include "fault.h"
 #include "mounts.h"
 #include "netconf.h"
@@ -448,6 +450,27 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	if (r < 0)
 		goto fail_child;
 	if (o->net.mode == NSESS_NET_SLIRP) {
+		char prog[PATH_MAX];
+		struct nsess_engine_handoff h = {
+			.plan = &o->net,
+			.tap = tap,
+			.cmd_pid = child.pid,
+			.cmd_pidfd = child.pidfd,
+			.sync = sv[0],
+			.sigfd = sigfd,
+			.verbose = log && log->max_prio >= LOG_DEBUG,
+		};
+
+		/* returns only when nsession-engine could not be started */
+		r = nsess_engine_program_path(prog, sizeof(prog));
+		if (r == 0)
+			r = nsess_engine_exec(prog, &h, &e);
+		else
+			nsess_error_set(&e, -r, "nsession-engine is not installed (%s)",
+					NSESS_ENGINE_PROGRAM);
+		nsess_log(log, LOG_WARNING, "%s; the engine runs inside nsession instead (more "
+			  "memory per session)", e.msg);
+		e.msg[0] = '\0';
 		r = nsess_engine_new(&o->net, tap, log, &eng, &e);
 		tap = -1;
 		if (r < 0)

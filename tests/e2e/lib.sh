@@ -104,3 +104,13 @@ e2e_restore_tun() {
 
 # Processes the test user still has (there must be none after a run).
 user_procs() { pgrep -u "$1" -a 2>/dev/null || true; }
+# wait_until TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times
+wait_until() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}

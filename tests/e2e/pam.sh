@@ -73,16 +73,6 @@ HOST_USER=$(readlink /proc/self/ns/user)
 HOST_NET=$(readlink /proc/self/ns/net)
 
 # ---- helpers ------------------------------------------------------------------
-# wait_until TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times
-wait_until() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
-}
 state_list() { ls -A /run/nsession 2>/dev/null | sort; }
 # entries of /run/nsession that are not in the baseline $1
 new_state() { comm -13 <(printf '%s\n' "$1" | sed '/^$/d') <(state_list); }

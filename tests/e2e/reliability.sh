@@ -74,16 +74,6 @@ e2e_tun_open
 HOST_NET=$(readlink /proc/self/ns/net)
 
 # ---- helpers ------------------------------------------------------------------
-# wait_until TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times
-wait_until() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
-}
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 alive() { [ -d "/proc/$1" ] && [ "$(pstate "$1")" != Z ]; }

@@ -111,6 +111,49 @@ check_contains "host loopback unreachable by default (root --user)" "unreachable
 out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- bash -c "$probe" 2>&1)
 check_contains "host loopback reachable with --allow-host-loopback (root --user)" "hello-from-host" "$out"
 
+# ---- the rootless engine: nsession-engine, a lean image of its own ---------
+# The command's parent is the engine; it must be nsession-engine (same pid as
+# the nsession the shell started), mapping none of the setup's libraries.
+probe2="cat /proc/\$PPID/comm; echo PPID=\$PPID; $probe"
+out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- bash -c "$probe2" 2>&1)
+check_eq "rootless: the command's parent is nsession-engine" "nsession-engine" "$(sed -n 1p <<<"$out")"
+check_contains "rootless: traffic flows through nsession-engine" "hello-from-host" "$out"
+as_user "$E2E_USER" "$NSESSION" run -- sleep 30 >/dev/null 2>&1 &
+sub=$!
+bgpids+=($sub)
+# as_user's setpriv execs nsession, which execs nsession-engine: one pid throughout
+np=
+wait_until 50 eval 'np=$(pgrep -P $sub | head -n 1); [ -n "$np" ] && [ "$(cat /proc/$np/comm 2>/dev/null)" = nsession-engine ]'
+check_eq "rootless: nsession became nsession-engine in place (same pid)" "nsession-engine" "$(cat /proc/${np:-0}/comm 2>&1)"
+maps=$(cat /proc/$np/maps 2>&1)
+check_contains "nsession-engine maps libslirp" "libslirp" "$maps"
+check_not_contains "nsession-engine maps no libnl (the setup's library)" "libnl" "$maps"
+check_not_contains "nsession-engine maps no NSS module" "libnss_" "$maps"
+check_eq "nsession-engine holds only stdio, TAP, pidfd, socket, signalfd and libslirp's fds" "" \
+	"$(ls -l /proc/$np/fd 2>&1 | awk 'NR > 1 && $NF !~ /^(\/dev\/(pts\/[0-9]+|null|net\/tun)|anon_inode:(\[pidfd\]|\[signalfd\]|\[eventpoll\])|socket:.*|pipe:.*|\/dev\/urandom)$/ { print $NF }')"
+check_contains "nsession-engine: seccomp filter loaded" "Seccomp:	2" "$(cat /proc/$np/status)"
+check_contains "nsession-engine: no new privileges" "NoNewPrivs:	1" "$(cat /proc/$np/status)"
+check_eq "nsession-engine: environment is empty" "" "$(tr '\0' '\n' </proc/$np/environ | grep -v -E '^(ASAN|UBSAN|LSAN)_OPTIONS=|^NSESS_FAULT(_TAG)?=' || true)"
+kill -TERM "${np:-$sub}"
+wait $sub
+check_eq "nsession-engine forwards SIGTERM: exit 143" "143" "$?"
+
+# Without nsession-engine beside it (and none installed), nsession keeps the
+# engine in its own process and says so once.
+mkdir -p "$workdir/solo"
+cp "$NSESSION" "$workdir/solo/nsession"
+chmod 755 "$workdir/solo" "$workdir/solo/nsession"
+installed=$(strings -a "$NSESSION" | grep -m 1 '/nsession-engine$' || true)
+out=$(as_user "$E2E_USER" "$workdir/solo/nsession" run --allow-host-loopback -- bash -c "$probe2" 2>&1)
+if [ -n "$installed" ] && [ -x "$installed" ]; then
+	check_eq "no nsession-engine beside nsession: the installed $installed runs" "nsession-engine" "$(sed -n 1p <<<"$out")"
+else
+	check_eq "no nsession-engine anywhere: the engine stays in nsession" "nsession" "$(grep -m 1 -x 'nsession' <<<"$out")"
+	check_contains "no nsession-engine anywhere: a warning names what is missing" \
+		"nsession-engine is not installed (${installed:-/})" "$out"
+	check_contains "no nsession-engine anywhere: traffic still flows" "hello-from-host" "$out"
+fi
+
 # ---- root --user --engine-user: the engine as a dedicated account -----------
 e2e_engine_account
 out=$("$NSESSION" run --user "$E2E_USER" --engine-user "$E2E_ENGINE_ACCT" --allow-host-loopback -- \
@@ -197,7 +240,7 @@ check_contains "a command that cannot be run: named" "/nonexistent/cmd" "$err"
 
 sleep 0.5
 check_eq "no process of the test user remains" "" "$(user_procs "$E2E_USER")"
-check_eq "no nsession process remains" "" "$(pgrep -a -x nsession || true)"
+check_eq "no nsession process remains" "" "$(pgrep -a -x 'nsession|nsession-engine' || true)"
 
 # ---- --net=none and --net=host ---------------------------------------------
 out=$(as_user "$E2E_USER" "$NSESSION" run --net=none -- sh -c 'ls /sys/class/net' 2>&1)

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_enginexec.c - what crosses the exec into nsession-engine: its
+ * command line and the plan's message, good and bad.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+
+#include "enginexec.h"
+#include "testlib.h"
+
+#define ARGC(a) ((int)NSESS_ARRAY_SIZE(a) - 1)
+
+Test(enginexec, args_good)
+{
+	const char *argv[] = { "nsession-engine", "--tap", "3", "--cmd", "4242:4", "--sync", "5",
+			       "--signals", "6", "--plan", "7", "--verbose", NULL };
+	struct nsess_engine_handoff h;
+	struct nsess_error e = { 0 };
+	int plan = -1;
+
+	cr_assert_eq(nsess_engine_args_parse(ARGC(argv), argv, &h, &plan, &e), 0, "%s", e.msg);
+	cr_expect_eq(h.tap, 3);
+	cr_expect_eq(h.cmd_pid, 4242);
+	cr_expect_eq(h.cmd_pidfd, 4);
+	cr_expect_eq(h.sync, 5);
+	cr_expect_eq(h.sigfd, 6);
+	cr_expect_eq(plan, 7);
+	cr_expect(h.verbose);
+	cr_expect_null(h.plan);
+}
+
+Test(enginexec, args_bad)
+{
+	static const struct {
+		const char *name;
+		const char *argv[14];
+		const char *want;
+	} cases[] = {
+		{ "no --plan", { "e", "--tap", "3", "--cmd", "9:4", "--sync", "5", "--signals", "6" },
+		  "are all required" },
+		{ "stdio as the TAP", { "e", "--tap", "1", "--cmd", "9:4", "--sync", "5", "--signals",
+					"6", "--plan", "7" }, "bad value '1' for --tap" },
+		{ "pid without pidfd", { "e", "--tap", "3", "--cmd", "9", "--sync", "5", "--signals",
+					 "6", "--plan", "7" }, "bad value '9' for --cmd" },
+		{ "pid 1", { "e", "--tap", "3", "--cmd", "1:4", "--sync", "5", "--signals", "6",
+			     "--plan", "7" }, "bad value '1:4' for --cmd" },
+		{ "no pid", { "e", "--tap", "3", "--cmd", ":4", "--sync", "5", "--signals", "6",
+			      "--plan", "7" }, "bad value ':4' for --cmd" },
+		{ "not a number", { "e", "--tap", "3x", "--cmd", "9:4", "--sync", "5", "--signals",
+				    "6", "--plan", "7" }, "bad value '3x' for --tap" },
+		{ "unknown option", { "e", "--tap", "3", "--exec", "/bin/sh" }, "unknown option '--exec'" },
+		{ "missing value", { "e", "--tap" }, "option '--tap' needs a value" },
+	};
+
+	for (size_t i = 0; i < NSESS_ARRAY_SIZE(cases); i++) {
+		struct nsess_engine_handoff h = { .tap = -2 };
+		struct nsess_error e = { 0 };
+		int argc = 0, plan = -2;
+
+		while (cases[i].argv[argc])
+			argc++;
+		cr_expect_eq(nsess_engine_args_parse(argc, cases[i].argv, &h, &plan, &e), -EINVAL,
+			     "%s", cases[i].name);
+		cr_expect(strstr(e.msg, cases[i].want) != NULL, "%s: %s", cases[i].name, e.msg);
+		cr_expect_eq(plan, -2, "%s: nothing written on failure", cases[i].name);
+		cr_expect_eq(h.tap, -2, "%s: nothing written on failure", cases[i].name);
+	}
+}
+
+/* A pipe holding @len bytes of @buf (the write end closed). */
+static int pipe_with(const void *buf, size_t len)
+{
+	int p[2];
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(write(p[1], buf, len), (ssize_t)len);
+	close(p[1]);
+	return p[0];
+}
+
+/* The message nsess_engine_plan_write() makes for @plan, in @buf. */
+static size_t plan_message(const struct nsess_netplan *plan, char *buf, size_t size)
+{
+	struct nsess_error e = { 0 };
+	int p[2];
+	ssize_t n;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(nsess_engine_plan_write(p[1], plan, &e), 0, "%s", e.msg);
+	close(p[1]);
+	n = read(p[0], buf, size);
+	close(p[0]);
+	cr_assert_gt(n, (ssize_t)sizeof(*plan));
+	return (size_t)n;
+}
+
+Test(enginexec, plan_roundtrip)
+{
+	struct nsess_netplan in, out;
+	struct nsess_publish pub;
+	struct nsess_error e = { 0 };
+	char buf[8192];
+	size_t len;
+
+	nsess_netplan_defaults(&in);
+	in.mtu = 9000;
+	in.allow_host_loopback = true;
+	cr_assert_eq(nsess_publish_parse("127.0.0.1:8080:80", &pub, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsess_netplan_add_publish(&in, &pub, &e), 0, "%s", e.msg);
+	len = plan_message(&in, buf, sizeof(buf));
+
+	memset(&out, 0, sizeof(out));
+	cr_assert_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &e), 0, "%s", e.msg);
+	cr_expect_eq(memcmp(&in, &out, sizeof(in)), 0, "the plan arrives as it was sent");
+	cr_expect_eq(out.mtu, 9000);
+	cr_expect_eq(out.n_publish, 1);
+}
+
+Test(enginexec, plan_refused)
+{
+	struct nsess_netplan in, out;
+	struct nsess_error e = { 0 };
+	char buf[8192], bad[8192];
+	size_t len;
+
+	nsess_netplan_defaults(&in);
+	len = plan_message(&in, buf, sizeof(buf));
+
+	/* cut short: another build's smaller struct, or a writer that died */
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len / 2), &out, &e), -EPROTO);
+	cr_expect(strstr(e.msg, "from the same build") != NULL, "%s", e.msg);
+	/* one byte too many: another build's larger struct */
+	memcpy(bad, buf, len);
+	bad[len] = 'x';
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len + 1), &out, &e), -EPROTO);
+	/* not our magic */
+	memcpy(bad, buf, len);
+	bad[0] ^= 0x20;
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len), &out, &e), -EPROTO);
+	/* another version of the same layout */
+	memcpy(bad, buf, len);
+	bad[8] = '9';
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len), &out, &e), -EPROTO);
+	cr_expect(strstr(e.msg, "started nsession-engine " PACKAGE_VERSION) != NULL, "%s", e.msg);
+	/* nothing at all */
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, 0), &out, &e), -EPROTO);
+
+	/* a well-formed message of a plan that does not validate */
+	in.mtu = 100;
+	len = plan_message(&in, buf, sizeof(buf));
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &e), -EINVAL);
+	cr_expect(strstr(e.msg, "MTU") != NULL, "%s", e.msg);
+}
+
+Test(enginexec, program_path_is_absolute)
+{
+	char p[4096];
+
+	/* the unit binary has no nsession-engine beside it; the installed one may exist */
+	if (nsess_engine_program_path(p, sizeof(p)) == 0)
+		cr_expect_eq(p[0], '/', "%s", p);
+	else
+		cr_expect_str_eq(p, NSESS_ENGINE_PROGRAM);
+	cr_expect_eq(nsess_engine_program_path(p, 8), -ENAMETOOLONG);
+}
+
+Test(enginexec, program_refuses_bad_args)
+{
+	char a0[] = "nsession-engine", a1[] = "--tap", a2[] = "3";
+	char *argv[] = { a0, a1, a2, NULL };
+
+	cr_redirect_stderr();
+	cr_expect_eq(nsess_engine_program_main(ARGC(argv), argv), 125);
+	fflush(stderr);
+	cr_expect_stderr_eq_str("nsession: error: nsession-engine: --tap, --cmd, --sync, --signals "
+				"and --plan are all required (nsession run starts it; it is not run "
+				"by hand)\n");
+}
