@@ -47,7 +47,6 @@
 #include "engine.h"
 #include "enginexec.h"
 #include "log.h"
-#include "sandbox.h"
 #include "spawn.h"
 
 #ifndef NSESS_ENGINE_PROGRAM
@@ -62,6 +61,7 @@ struct engine_plan_msg {
 	char version[32];
 	uint32_t plan_size;
 	struct nsess_netplan plan;
+	struct nsess_bpf bpf;		/* the engine's seccomp program; n = 0: none */
 };
 
 /* environment variables a test build hands on; a release build: none */
@@ -117,20 +117,27 @@ static int engine_cloexec(int fd, bool on)
 	return 0;
 }
 
-int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, struct nsess_error *e)
+int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, const struct nsess_bpf *bpf,
+			    struct nsess_error *e)
 {
-	struct engine_plan_msg msg;
+	_cleanup_free_ struct engine_plan_msg *m = calloc(1, sizeof(*m));
 	ssize_t n;
 
-	memset(&msg, 0, sizeof(msg));
+	if (!m)
+		return nsess_error_set(e, ENOMEM, "engine handoff: out of memory");
+#define msg (*m)
 	memcpy(msg.magic, ENGINE_MAGIC, sizeof(msg.magic));
 	snprintf(msg.version, sizeof(msg.version), "%s", PACKAGE_VERSION);
 	msg.plan_size = (uint32_t)sizeof(msg.plan);
 	msg.plan = *plan;
+	if (bpf)
+		msg.bpf = *bpf;
+	/* about 9 KiB into an empty pipe (64 KiB): one write, never blocking */
 	do
 		n = write(fd, &msg, sizeof(msg));
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(msg))
+#undef msg
+	if (n != (ssize_t)sizeof(*m))
 		return nsess_error_set(e, n < 0 ? errno : EIO, "engine handoff: writing the plan: %s",
 				       n < 0 ? strerror(errno) : "short write");
 	return 0;
@@ -148,7 +155,7 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return nsess_error_set(e, errno, "engine handoff: pipe: %m");
 	/* far below the pipe's capacity: this write never blocks */
-	r = nsess_engine_plan_write(pipefd[1], h->plan, e);
+	r = nsess_engine_plan_write(pipefd[1], h->plan, h->bpf, e);
 	close(pipefd[1]);
 	if (r < 0) {
 		close(pipefd[0]);
@@ -270,13 +277,17 @@ int nsess_engine_args_parse(int argc, const char *const argv[], struct nsess_eng
 	return 0;
 }
 
-int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_error *e)
+int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *bpf,
+			   struct nsess_error *e)
 {
 	_cleanup_close_ int f = fd;
-	struct engine_plan_msg msg;
+	_cleanup_free_ struct engine_plan_msg *m = calloc(1, sizeof(*m));
 	size_t got = 0;
 	char extra;
 
+	if (!m)
+		return nsess_error_set(e, ENOMEM, "engine: out of memory");
+#define msg (*m)
 	while (got < sizeof(msg)) {
 		ssize_t n = read(f, (char *)&msg + got, sizeof(msg) - got);
 
@@ -298,10 +309,15 @@ int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_error
 		return nsess_error_set(e, EPROTO, "engine: nsession %s started nsession-engine %s; "
 				       "install both from the same build", msg.version,
 				       PACKAGE_VERSION);
+	if (msg.bpf.n > NSESS_BPF_INSNS_MAX)
+		return nsess_error_set(e, EPROTO, "engine: a seccomp program of %u instructions "
+				       "(at most %d)", msg.bpf.n, NSESS_BPF_INSNS_MAX);
 	if (nsess_netplan_validate(&msg.plan, e) < 0)
 		return -EINVAL;
 	*out = msg.plan;
+	*bpf = msg.bpf;
 	return 0;
+#undef msg
 }
 
 /* Every fd above 2 but @keep closed; @keep close-on-exec. */
@@ -335,6 +351,7 @@ int nsess_engine_program_main(int argc, char *argv[])
 	struct nsess_engine *eng = NULL;
 	struct nsess_error e = { 0 };
 	struct nsess_netplan plan;
+	_cleanup_free_ struct nsess_bpf *bpf = calloc(1, sizeof(*bpf));
 	struct nsess_cmdwait w;
 	struct nsess_log log;
 	int plan_fd = -1, r, code;
@@ -355,7 +372,8 @@ int nsess_engine_program_main(int argc, char *argv[])
 	cmd.pid = h.cmd_pid;
 	cmd.pidfd = h.cmd_pidfd;
 
-	r = nsess_engine_plan_read(plan_fd, &plan, &e);
+	r = bpf ? nsess_engine_plan_read(plan_fd, &plan, bpf, &e)
+		: nsess_error_set(&e, ENOMEM, "engine: out of memory");
 	if (r == 0)
 		r = nsess_engine_new(&plan, h.tap, &log, &eng, &e); /* owns the TAP fd */
 	else
@@ -363,8 +381,10 @@ int nsess_engine_program_main(int argc, char *argv[])
 	if (r == 0) {
 		/* as in the CLI: the user already, with nothing to drop; lock and filter */
 		r = nsess_sandbox_lock();
+		/* compiled by nsession while it waited for the setup; else compile it here */
 		if (r == 0)
-			r = nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
+			r = bpf->n ? nsess_sandbox_seccomp_load(bpf)
+				   : nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
 		if (r < 0) {
 			nsess_error_set(&e, -r, "confining the network engine (seccomp): %s",
 					strerror(-r));

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "netplan.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* What crosses the exec: the plan and the fds of a running session. */
@@ -21,6 +22,7 @@ struct nsess_engine_handoff {
 	int cmd_pidfd;
 	int sync;		/* its exec-status socket */
 	int sigfd;		/* signalfd of the forwarded signals (mask stays blocked) */
+	const struct nsess_bpf *bpf;	/* the engine's seccomp program, or NULL */
 	bool verbose;
 };
 
@@ -64,20 +66,24 @@ int nsess_engine_args_parse(int argc, const char *const argv[], struct nsess_eng
 /**
  * nsess_engine_plan_write() - the plan as nsess_engine_plan_read() takes it
  * @fd: the pipe (one write(), which a pipe takes whole)
+ * @bpf: a compiled seccomp program for the engine, or NULL
  * Return: 0 or -errno with @e set.
  */
-int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, struct nsess_error *e);
+int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, const struct nsess_bpf *bpf,
+			    struct nsess_error *e);
 
 /**
  * nsess_engine_plan_read() - the plan nsess_engine_exec() wrote, to EOF
  * @fd: read end of its pipe (closed here)
  * @out: the validated plan
+ * @bpf: the seccomp program that came with it (n = 0: none)
  * @e: a version or size mismatch (nsession and nsession-engine of
  *     different builds) or an invalid plan
  *
  * Return: 0, -EPROTO or -errno.
  */
-int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_error *e);
+int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *bpf,
+			   struct nsess_error *e);
 
 /**
  * nsess_engine_program_main() - all of nsession-engine

@@ -88,6 +88,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <seccomp.h>
 #if defined(__SANITIZE_ADDRESS__)
@@ -354,33 +355,115 @@ static int sandbox_add_rules(scmp_filter_ctx ctx, enum nsess_sandbox_role role)
 	return r;
 }
 
-int nsess_sandbox_seccomp(enum nsess_sandbox_role role)
+/* The allowlist for @role, ready to load or export; NULL with *err set. */
+static scmp_filter_ctx sandbox_build(enum nsess_sandbox_role role, int *err)
 {
 	scmp_filter_ctx ctx;
 	int r;
 
-	if (role != NSESS_SANDBOX_ENGINE && role != NSESS_SANDBOX_ENGINE_PARENT)
-		return -EINVAL;
-#if defined(__SANITIZE_ADDRESS__)
-	/*
-	 * --enable-asan only: LeakSanitizer's exit-time check needs clone and
-	 * ptrace, which the list refuses. Run it now instead (it runs once per
-	 * process, so exit skips it); leaks made inside the loop go unseen.
-	 */
-	__lsan_do_leak_check();
-#endif
+	if (role != NSESS_SANDBOX_ENGINE && role != NSESS_SANDBOX_ENGINE_PARENT) {
+		*err = -EINVAL;
+		return NULL;
+	}
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx)
-		return -ENOMEM;
+	if (!ctx) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	/* a syscall through another ABI (int 0x80, x32) is not a way around the list */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (r == 0)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
 	if (r == 0)
 		r = sandbox_add_rules(ctx, role);
-	if (r == 0)
-		r = seccomp_load(ctx);
+	if (r < 0) {
+		seccomp_release(ctx);
+		*err = r;
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * --enable-asan only: LeakSanitizer's exit-time check needs clone and
+ * ptrace, which the list refuses. Run it now instead (it runs once per
+ * process, so exit skips it); leaks made inside the loop go unseen.
+ */
+static void sandbox_before_filter(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_do_leak_check();
+#endif
+}
+
+int nsess_sandbox_seccomp(enum nsess_sandbox_role role)
+{
+	scmp_filter_ctx ctx;
+	int r = 0;
+
+	sandbox_before_filter();
+	ctx = sandbox_build(role, &r);
+	if (!ctx)
+		return r;
+	r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	/* libseccomp returns -errno, and -ECANCELED for a kernel refusal */
 	return r < 0 ? r : 0;
+}
+
+int nsess_sandbox_seccomp_export(enum nsess_sandbox_role role, struct nsess_bpf *out)
+{
+	scmp_filter_ctx ctx;
+	size_t got = 0;
+	int p[2], r = 0;
+
+	out->n = 0;
+	ctx = sandbox_build(role, &r);
+	if (!ctx)
+		return r;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		seccomp_release(ctx);
+		return r;
+	}
+	/* a few hundred instructions: far below the pipe's capacity */
+	r = seccomp_export_bpf(ctx, p[1]);
+	seccomp_release(ctx);
+	close(p[1]);
+	while (r == 0) {
+		ssize_t n = read(p[0], (char *)out->insn + got, sizeof(out->insn) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		else if (n == 0)
+			break;
+		else if ((got += (size_t)n) == sizeof(out->insn))
+			r = -E2BIG;
+	}
+	close(p[0]);
+	if (r == 0 && (got == 0 || got % sizeof(out->insn[0]) != 0))
+		r = -EPROTO;
+	if (r < 0)
+		return r;
+	out->n = (uint32_t)(got / sizeof(out->insn[0]));
+	return 0;
+}
+
+int nsess_sandbox_seccomp_load(const struct nsess_bpf *b)
+{
+	struct sock_fprog prog;
+
+	if (b->n == 0 || b->n > NSESS_BPF_INSNS_MAX)
+		return -EINVAL;
+	sandbox_before_filter();
+	/* as libseccomp does for SCMP_FLTATR_CTL_NNP */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	prog.len = (unsigned short)b->n;
+	prog.filter = (struct sock_filter *)b->insn;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
 }

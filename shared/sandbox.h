@@ -6,7 +6,9 @@
 #ifndef NSESS_SANDBOX_H
 #define NSESS_SANDBOX_H
 
+#include <stdint.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 
 /* Which process a seccomp allowlist is for. */
 enum nsess_sandbox_role {
@@ -68,5 +70,30 @@ int nsess_sandbox_stdio_null(void);
  * Return: 0 or -errno (-EINVAL for an unknown role).
  */
 int nsess_sandbox_seccomp(enum nsess_sandbox_role role);
+
+/* A compiled allowlist: classic BPF, as the kernel takes it. */
+#define NSESS_BPF_INSNS_MAX 1024
+struct nsess_bpf {
+	uint32_t n;			/* instructions; 0: none */
+	struct sock_filter insn[NSESS_BPF_INSNS_MAX];
+};
+
+/**
+ * nsess_sandbox_seccomp_export() - the allowlist of @role, compiled
+ * @out: the program nsess_sandbox_seccomp() would load (n = 0 on failure)
+ *
+ * Compiling takes libseccomp a quarter of a millisecond here; a process
+ * that is idle anyway (nsession, while the session is set up) can do it
+ * for the engine, which then only loads the result.
+ * Return: 0 or -errno.
+ */
+int nsess_sandbox_seccomp_export(enum nsess_sandbox_role role, struct nsess_bpf *out);
+
+/**
+ * nsess_sandbox_seccomp_load() - load a program from nsess_sandbox_seccomp_export()
+ * Sets NoNewPrivs first; otherwise as nsess_sandbox_seccomp().
+ * Return: 0, -EINVAL for an empty or oversized program, or -errno.
+ */
+int nsess_sandbox_seccomp_load(const struct nsess_bpf *b);
 
 #endif

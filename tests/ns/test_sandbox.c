@@ -219,18 +219,26 @@ static const struct sc_case sc_cases[] = {
 	{ "malloc/free", NSESS_SANDBOX_ENGINE, SURVIVES, act_malloc },
 };
 
-/* Runs @c in a child under the filter; returns its wait status. */
-static int sc_run(const struct sc_case *c)
+/*
+ * Runs @c in a child under the filter, compiled and loaded by libseccomp,
+ * or (@exported) compiled in the parent and loaded from the BPF, as
+ * nsession-engine does; returns its wait status.
+ */
+static int sc_run(const struct sc_case *c, bool exported)
 {
+	static struct nsess_bpf bpf;
 	int status = 0;
-	pid_t p = fork();
+	pid_t p;
 
+	if (exported)
+		cr_assert_eq(nsess_sandbox_seccomp_export(c->role, &bpf), 0, "%s", c->name);
+	p = fork();
 	cr_assert_geq(p, 0, "fork: %s", strerror(errno));
 	if (p == 0) {
 		int r = nsess_sandbox_lock();
 
 		if (r == 0)
-			r = nsess_sandbox_seccomp(c->role);
+			r = exported ? nsess_sandbox_seccomp_load(&bpf) : nsess_sandbox_seccomp(c->role);
 		if (r < 0)
 			_exit(100);
 		_exit(c->act());
@@ -239,11 +247,11 @@ static int sc_run(const struct sc_case *c)
 	return status;
 }
 
-Test(sandbox, allowlist_kills_and_allows)
+static void sc_check_all(bool exported)
 {
 	for (size_t i = 0; i < NSESS_ARRAY_SIZE(sc_cases); i++) {
 		const struct sc_case *c = &sc_cases[i];
-		int st = sc_run(c);
+		int st = sc_run(c, exported);
 
 		cr_assert_neq(WIFEXITED(st) ? WEXITSTATUS(st) : 0, 100,
 			      "%s: loading the filter failed", c->name);
@@ -254,6 +262,28 @@ Test(sandbox, allowlist_kills_and_allows)
 			cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 				  "%s: expected to survive with 0, got status 0x%x", c->name, st);
 	}
+}
+
+Test(sandbox, allowlist_kills_and_allows)
+{
+	sc_check_all(false);
+}
+
+Test(sandbox, exported_allowlist_kills_and_allows)
+{
+	sc_check_all(true);
+}
+
+Test(sandbox, exported_program_refused_when_empty)
+{
+	static struct nsess_bpf bpf;
+
+	bpf.n = 0;
+	cr_expect_eq(nsess_sandbox_seccomp_load(&bpf), -EINVAL);
+	bpf.n = NSESS_BPF_INSNS_MAX + 1;
+	cr_expect_eq(nsess_sandbox_seccomp_load(&bpf), -EINVAL);
+	cr_expect_eq(nsess_sandbox_seccomp_export((enum nsess_sandbox_role)42, &bpf), -EINVAL);
+	cr_expect_eq(bpf.n, 0, "nothing exported for an unknown role");
 }
 
 Test(sandbox, unknown_role_refused)

@@ -86,15 +86,16 @@ static int pipe_with(const void *buf, size_t len)
 	return p[0];
 }
 
-/* The message nsess_engine_plan_write() makes for @plan, in @buf. */
-static size_t plan_message(const struct nsess_netplan *plan, char *buf, size_t size)
+/* The message nsess_engine_plan_write() makes for @plan and @bpf, in @buf. */
+static size_t plan_message(const struct nsess_netplan *plan, const struct nsess_bpf *bpf,
+			   char *buf, size_t size)
 {
 	struct nsess_error e = { 0 };
 	int p[2];
 	ssize_t n;
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_eq(nsess_engine_plan_write(p[1], plan, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsess_engine_plan_write(p[1], plan, bpf, &e), 0, "%s", e.msg);
 	close(p[1]);
 	n = read(p[0], buf, size);
 	close(p[0]);
@@ -104,10 +105,11 @@ static size_t plan_message(const struct nsess_netplan *plan, char *buf, size_t s
 
 Test(enginexec, plan_roundtrip)
 {
+	static struct nsess_bpf bpf, got;
 	struct nsess_netplan in, out;
 	struct nsess_publish pub;
 	struct nsess_error e = { 0 };
-	char buf[8192];
+	static char buf[32768];
 	size_t len;
 
 	nsess_netplan_defaults(&in);
@@ -115,48 +117,66 @@ Test(enginexec, plan_roundtrip)
 	in.allow_host_loopback = true;
 	cr_assert_eq(nsess_publish_parse("127.0.0.1:8080:80", &pub, &e), 0, "%s", e.msg);
 	cr_assert_eq(nsess_netplan_add_publish(&in, &pub, &e), 0, "%s", e.msg);
-	len = plan_message(&in, buf, sizeof(buf));
+	/* two instructions: "return ALLOW" twice; the content is the kernel's to judge */
+	bpf.n = 2;
+	bpf.insn[0] = (struct sock_filter){ .code = 0x06, .k = 0x7fff0000 };
+	bpf.insn[1] = bpf.insn[0];
+	len = plan_message(&in, &bpf, buf, sizeof(buf));
 
 	memset(&out, 0, sizeof(out));
-	cr_assert_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &got, &e), 0, "%s", e.msg);
 	cr_expect_eq(memcmp(&in, &out, sizeof(in)), 0, "the plan arrives as it was sent");
 	cr_expect_eq(out.mtu, 9000);
 	cr_expect_eq(out.n_publish, 1);
+	cr_expect_eq(got.n, 2);
+	cr_expect_eq(memcmp(got.insn, bpf.insn, 2 * sizeof(bpf.insn[0])), 0);
+
+	/* no program: the engine compiles its own */
+	len = plan_message(&in, NULL, buf, sizeof(buf));
+	cr_assert_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &got, &e), 0, "%s", e.msg);
+	cr_expect_eq(got.n, 0);
 }
 
 Test(enginexec, plan_refused)
 {
+	static struct nsess_bpf bpf, got;
 	struct nsess_netplan in, out;
 	struct nsess_error e = { 0 };
-	char buf[8192], bad[8192];
+	static char buf[32768], bad[32768];
 	size_t len;
 
 	nsess_netplan_defaults(&in);
-	len = plan_message(&in, buf, sizeof(buf));
+	len = plan_message(&in, NULL, buf, sizeof(buf));
 
 	/* cut short: another build's smaller struct, or a writer that died */
-	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len / 2), &out, &e), -EPROTO);
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len / 2), &out, &got, &e), -EPROTO);
 	cr_expect(strstr(e.msg, "from the same build") != NULL, "%s", e.msg);
 	/* one byte too many: another build's larger struct */
 	memcpy(bad, buf, len);
 	bad[len] = 'x';
-	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len + 1), &out, &e), -EPROTO);
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len + 1), &out, &got, &e), -EPROTO);
 	/* not our magic */
 	memcpy(bad, buf, len);
 	bad[0] ^= 0x20;
-	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len), &out, &e), -EPROTO);
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len), &out, &got, &e), -EPROTO);
 	/* another version of the same layout */
 	memcpy(bad, buf, len);
 	bad[8] = '9';
-	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len), &out, &e), -EPROTO);
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(bad, len), &out, &got, &e), -EPROTO);
 	cr_expect(strstr(e.msg, "started nsession-engine " PACKAGE_VERSION) != NULL, "%s", e.msg);
 	/* nothing at all */
-	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, 0), &out, &e), -EPROTO);
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, 0), &out, &got, &e), -EPROTO);
+
+	/* a program longer than the message can hold */
+	bpf.n = NSESS_BPF_INSNS_MAX + 1;
+	len = plan_message(&in, &bpf, buf, sizeof(buf));
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &got, &e), -EPROTO);
+	cr_expect(strstr(e.msg, "seccomp program") != NULL, "%s", e.msg);
 
 	/* a well-formed message of a plan that does not validate */
 	in.mtu = 100;
-	len = plan_message(&in, buf, sizeof(buf));
-	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &e), -EINVAL);
+	len = plan_message(&in, NULL, buf, sizeof(buf));
+	cr_expect_eq(nsess_engine_plan_read(pipe_with(buf, len), &out, &got, &e), -EINVAL);
 	cr_expect(strstr(e.msg, "MTU") != NULL, "%s", e.msg);
 }
 
