@@ -13,6 +13,8 @@
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_QUICK=${BENCH_QUICK:-0}
 BENCH_USER=${BENCH_USER:-nsbench}
+# a second user with no subordinate ids: the single-id map rows
+BENCH_USER_NOSUB=${BENCH_USER_NOSUB:-nsbench-nosub}
 NSESSION=${NSESSION:-$BENCH_DIR/../_build/nsession}
 PY=/usr/bin/python3
 REPORT="$PY $BENCH_DIR/report.py"
@@ -35,6 +37,11 @@ as_bench() {
 	setpriv --reuid="$BENCH_USER" --regid="$(id -g "$BENCH_USER")" --init-groups --reset-env \
 		-- env PATH="$PATH" "$@"
 }
+# The same as the user without subordinate ids.
+as_nosub() {
+	setpriv --reuid="$BENCH_USER_NOSUB" --regid="$(id -g "$BENCH_USER_NOSUB")" --init-groups \
+		--reset-env -- env PATH="$PATH" "$@"
+}
 BENCH_SETPRIV="setpriv --reuid=$BENCH_USER --regid=$(id -g "$BENCH_USER" 2>/dev/null) --init-groups --reset-env --"
 
 # ---- the bench user ---------------------------------------------------------
@@ -49,6 +56,20 @@ ensure_bench_user() {
 		[ -f "$f" ] || touch "$f"
 		grep -q "^$BENCH_USER:" "$f" || echo "$BENCH_USER:$BENCH_SUBSTART:65536" >>"$f"
 	done
+}
+
+# ensure_nosub_user: the user without subordinate ids exists, with no line in
+# /etc/subuid or /etc/subgid (useradd is told not to allocate one; a line
+# for this account, which exists for the benchmark only, is removed).
+ensure_nosub_user() {
+	id "$BENCH_USER_NOSUB" >/dev/null 2>&1 ||
+		useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$BENCH_USER_NOSUB" ||
+		return 1
+	local f
+	for f in /etc/subuid /etc/subgid; do
+		[ -f "$f" ] && grep -q "^$BENCH_USER_NOSUB:" "$f" && sed -i "/^$BENCH_USER_NOSUB:/d" "$f"
+	done
+	return 0
 }
 
 # Processes of the bench user that are not in $BENCH_BASELINE (pids that

@@ -33,14 +33,20 @@ ROWS_USER=(
 ROWS_ROOT=(
 	"nsession --user (as root)|$NSESSION run --user $BENCH_USER -- ip route show default"
 )
+# as $BENCH_USER_NOSUB, who has no subordinate ids: the single-id map
+ROWS_NOSUB=(
+	"nsession single-id map|$NSESSION run -- ip route show default"
+)
 notes=()
 
 # Sanity: each command must succeed once (and, for the NAT rows, print a
 # default route); rows that do not are left out with the reason.
-check_row() { # USER|root NAME CMD
+check_row() { # user|root|nosub NAME CMD
 	local who=$1 name=$2 cmd=$3 out rc
 	if [ "$who" = root ]; then
 		(cd "$W" && timeout 30 $cmd </dev/null >"$W/check.out" 2>&1)
+	elif [ "$who" = nosub ]; then
+		(cd "$W/n" && as_nosub timeout 30 $cmd </dev/null >"$W/check.out" 2>&1)
 	else
 		(cd "$W/u" && as_bench timeout 30 $cmd </dev/null >"$W/check.out" 2>&1)
 	fi
@@ -62,11 +68,17 @@ check_row() { # USER|root NAME CMD
 	return 0
 }
 ensure_bench_user
+ensure_nosub_user || notes+=("- could not create $BENCH_USER_NOSUB: no single-id rows")
+mkdir -p "$W/n" && chown "$BENCH_USER_NOSUB:" "$W/n" 2>/dev/null
 good_user=()
 good_root=()
+good_nosub=()
 for r in "${ROWS_USER[@]}"; do check_row user "${r%%|*}" "${r#*|}" && good_user+=("$r"); done
 for r in "${ROWS_ROOT[@]}"; do check_row root "${r%%|*}" "${r#*|}" && good_root+=("$r"); done
-log "rows: ${#good_user[@]} as $BENCH_USER, ${#good_root[@]} as root; $ROUNDS rounds x $K runs"
+if id "$BENCH_USER_NOSUB" >/dev/null 2>&1; then
+	for r in "${ROWS_NOSUB[@]}"; do check_row nosub "${r%%|*}" "${r#*|}" && good_nosub+=("$r"); done
+fi
+log "rows: ${#good_user[@]} as $BENCH_USER, ${#good_root[@]} as root, ${#good_nosub[@]} as $BENCH_USER_NOSUB; $ROUNDS rounds x $K runs"
 
 # hyperfine_round WHO JSON ROTATE ROWS...
 hyperfine_round() {
@@ -80,6 +92,8 @@ hyperfine_round() {
 	done
 	if [ "$who" = root ]; then
 		(cd "$W" && timeout 300 hyperfine -N --style none --warmup 1 --runs "$K" --export-json "$json" "${args[@]}") >/dev/null 2>"$W/hf.err"
+	elif [ "$who" = nosub ]; then
+		(cd "$W/n" && as_nosub timeout 300 hyperfine -N --style none --warmup 1 --runs "$K" --export-json "$json" "${args[@]}") >/dev/null 2>"$W/hf.err"
 	else
 		(cd "$W/u" && as_bench timeout 300 hyperfine -N --style none --warmup 1 --runs "$K" --export-json "$json" "${args[@]}") >/dev/null 2>"$W/hf.err"
 	fi || { log "hyperfine round failed: $(tail -n 3 "$W/hf.err")"; notes+=("- a hyperfine round failed ($who): $(tail -n 1 "$W/hf.err")"); }
@@ -90,15 +104,18 @@ for ((round = 0; round < ROUNDS; round++)); do
 	ensure_bench_user
 	[ ${#good_user[@]} -gt 0 ] && hyperfine_round user "$W/u/r$round.json" "$round" "${good_user[@]}"
 	[ ${#good_root[@]} -gt 0 ] && hyperfine_round root "$W/r${round}root.json" 0 "${good_root[@]}"
+	# the floor again in the same invocation, so this row has a neighbour measured with it
+	[ ${#good_nosub[@]} -gt 0 ] && hyperfine_round nosub "$W/n/n$round.json" "$round" \
+		"unshare -Urnm (floor) as $BENCH_USER_NOSUB|unshare -Urnm true" "${good_nosub[@]}"
 	left=$(sweep_strays)
 	if [ -n "$left" ]; then
 		log "left behind after round $((round + 1)): $left"
 		notes+=("- after round $((round + 1)), processes of $BENCH_USER outlived their command: $left(killed; hyperfine had already seen the command exit)")
 	fi
 done
-$REPORT hyperfine "$W/samples.tsv" "$W"/u/r*.json "$W"/r*root.json 2>/dev/null
+$REPORT hyperfine "$W/samples.tsv" "$W"/u/r*.json "$W"/r*root.json "$W"/n/n*.json 2>/dev/null
 
-order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}"; do printf '%s,' "${r%%|*}"; done)
+order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}" "unshare -Urnm (floor) as $BENCH_USER_NOSUB|" "${ROWS_NOSUB[@]}"; do printf '%s,' "${r%%|*}"; done)
 {
 	echo "## Startup: a command ran with networking configured, all torn down"
 	echo
@@ -112,7 +129,7 @@ order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}"; do printf '%s,' "${r%%|*}"
 	echo "nsession rows against each peer (median / median; below 1 = nsession faster):"
 	echo
 	$REPORT matrix "$W/samples.tsv" \
-		--rows "nsession --map=root,nsession --map=keep-id,nsession --user (as root)" \
+		--rows "nsession --map=root,nsession --map=keep-id,nsession --user (as root),nsession single-id map" \
 		--cols "bwrap (no NAT),slirp4netns by hand,rootlesskit+slirp4netns,pasta"
 	echo
 	echo "Commands (rows marked as root run from a root hyperfine; the others from"
@@ -121,6 +138,7 @@ order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}"; do printf '%s,' "${r%%|*}"
 	{
 		for r in "${ROWS_USER[@]}"; do printf '%-28s %s\n' "${r%%|*}:" "${r#*|}"; done
 		for r in "${ROWS_ROOT[@]}"; do printf '%-28s %s\n' "${r%%|*}:" "${r#*|}"; done
+		for r in "${ROWS_NOSUB[@]}"; do printf '%-28s %s\n' "${r%%|*}:" "${r#*|}  (as $BENCH_USER_NOSUB)"; done
 		echo "hyperfine -N --style none --warmup 1 --runs $K --export-json FILE -n NAME CMD ...  (x $ROUNDS rounds)"
 	} | cmd_block
 	echo
@@ -134,9 +152,13 @@ order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}"; do printf '%s,' "${r%%|*}"
 	echo "  kill and reap, in one bash ([slirp-by-hand.sh](slirp-by-hand.sh))."
 	echo "- rootlesskit: its parent, child and slirp4netns, with /etc copied up."
 	echo "- pasta: \`--config-net\` configures the namespace's interface from the host's."
-	echo "- nsession rows: the engine (libslirp) in the nsession process; --map=root and"
-	echo "  --map=keep-id pay newuidmap/newgidmap; \`--user\` runs from root with the bench"
-	echo "  user's ranges; --net=none has no engine and no TAP (reference)."
+	echo "- nsession rows: the engine (libslirp) in nsession-engine, which the rootless"
+	echo "  nsession process execs in place once the command runs; --map=root and"
+	echo "  --map=keep-id pay newuidmap/newgidmap (run at the same time); \`--user\` runs"
+	echo "  from root with the bench user's ranges; --net=none has no engine and no TAP"
+	echo "  (reference); the single-id row runs as $BENCH_USER_NOSUB, who has no line in"
+	echo "  /etc/subuid, so only the user's own uid and gid are mapped (no helper runs); its"
+	echo "  own invocation also times \`unshare -Urnm true\` as that user."
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
 		printf '%s\n' "${notes[@]}"
