@@ -4,7 +4,8 @@
 # engine at a time; once all are up, sum Rss and Pss from
 # /proc/PID/smaps_rollup over each session's helper processes: every process
 # of the session's tree except the payload and our wrappers (comm sleep,
-# bash, nsenter). That is the nsession process for nsession; slirp4netns
+# bash, nsenter). That is nsession-engine (the nsession process after it
+# execs the engine) for nsession; slirp4netns
 # for slirp4netns by hand (its holder is the payload sleep); rootlesskit's
 # parent, child and slirp4netns; pasta. PSS divides shared pages among
 # their users, so per-session PSS falls as N grows; RSS counts them in full.
