@@ -33,6 +33,7 @@
 
 #include "doctor.h"
 #include "engine.h"
+#include "enginexec.h"
 #include "idmap.h"
 #include "policy.h"
 #include "session.h"
@@ -1547,6 +1548,20 @@ static void doctor_emit_engine(struct doctor *d)
 	nsess_finding_seenf(&f, "libslirp %s (run time); protocol emulation off, host loopback off by default",
 		    nsess_engine_version());
 	doctor_push(d, &f);
+	/* where a rootless run would find its engine program (the real machine only) */
+	if (d->real) {
+		if (nsess_engine_program_path(path, sizeof(path)) == 0) {
+			doctor_begin(&f, "engine_program", NSESS_OK);
+			nsess_finding_seenf(&f, "rootless sessions run their engine in %s", path);
+		} else {
+			doctor_begin(&f, "engine_program", NSESS_WARN);
+			nsess_finding_seenf(&f, "nsession-engine is not installed (%s): rootless sessions keep the engine inside nsession, with about twice the memory each",
+				    NSESS_ENGINE_PROGRAM);
+			nsess_finding_fixf(&f, "reinstall nsession: make install puts nsession-engine in %s",
+				   NSESS_ENGINE_PROGRAM);
+		}
+		doctor_push(d, &f);
+	}
 	if (!d->have_user)
 		return;
 

@@ -701,10 +701,22 @@ int nsess_engine_run(struct nsess_engine *eng)
 
 		tap_rev = eng->pfds[0].revents;
 		if (tap_rev & POLLIN) {
+			uint64_t before = eng->stats.frames_in;
 			int r = engine_tap_read(eng);
 
 			if (r < 0)
 				return r;
+			/*
+			 * libslirp holds a frame for the session whose MAC it
+			 * does not know yet and sends an ARP (or NDP) request;
+			 * the reply arrives here, but the held frame only goes
+			 * out when libslirp next runs its output queue, which
+			 * slirp_input() does not do. Its poll timeout ignores
+			 * the queue (up to 1 s), so run the queue now: an empty
+			 * round (no socket is looked at) does exactly that.
+			 */
+			if (eng->stats.frames_in != before)
+				slirp_pollfds_poll(eng->slirp, 1, engine_get_revents, eng);
 		} else if (tap_rev & (POLLERR | POLLHUP | POLLNVAL)) {
 			/* the TAP device went away (its namespace was torn down) */
 			return tap_rev & POLLNVAL ? -EBADF : -ENODEV;

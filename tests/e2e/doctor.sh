@@ -171,6 +171,22 @@ check_contains "overlap (text): the fix indented below" "      fix: " "$text"
 check_not_contains "text on a pipe: no colour" $'\033' "$text"
 sed -i "/^$DOC_OVER:/d;/^nsedoc[x]:/d" /etc/subuid /etc/subgid
 
+# ---- the engine program of rootless runs -----------------------------------------------------
+out=$("$NSESSION" doctor --user "$E2E_USER" --json "${POL[@]}")
+check_eq "engine program: found beside nsession" "ok" "$(jq_status engine_program <<<"$out")"
+check_contains "engine program: its path is named" "$(dirname "$NSESSION")/nsession-engine" "$(jq_field engine_program seen <<<"$out")"
+mkdir -p "$workdir/solo"
+cp "$NSESSION" "$workdir/solo/nsession"
+installed=$(strings -a "$NSESSION" | grep -m 1 '/nsession-engine$' || true)
+out=$("$workdir/solo/nsession" doctor --user "$E2E_USER" --json "${POL[@]}")
+if [ -n "$installed" ] && [ -x "$installed" ]; then
+	check_eq "engine program: the installed one is found" "ok" "$(jq_status engine_program <<<"$out")"
+else
+	check_eq "engine program missing: a warning" "warn" "$(jq_status engine_program <<<"$out")"
+	check_contains "engine program missing: names where it belongs" "$installed" "$(jq_field engine_program seen <<<"$out")"
+	check_contains "engine program missing: says to reinstall" "make install puts nsession-engine" "$(jq_field engine_program fix <<<"$out")"
+fi
+
 # ---- a helper without its setuid bit ---------------------------------------------------------
 cp /usr/bin/newuidmap "$workdir/newuidmap"
 chmod u-s "$workdir/newuidmap"
