@@ -6,12 +6,15 @@
  *   parent                              child
  *   socketpair, signalfd, fork ------>  unshare(USER|NET|NS)
  *                           <---------  USERNS_READY
- *   write maps (fallback chain)
- *   MAPS_DONE "uid gid" -------------->  mounts; TAP; lo/addresses/routes
+ *   compile the engine's seccomp;       TAP; lo/addresses/routes
+ *   write maps (newuidmap and           (at the same time: the network
+ *   newgidmap at once, fallback chain)   needs no map)
+ *   MAPS_DONE "uid gid" -------------->  mounts
  *                           <---------  NET_READY + TAP fd
- *   engine loop: TAP <-> libslirp,       switch to the inside ids, exec
- *   signals forwarded, exec error or     (the close-on-exec socket reads
- *   EOF read from the socket             EOF in the parent once exec worked)
+ *   exec nsession-engine (same pid):     switch to the inside ids, exec
+ *   engine loop: TAP <-> libslirp,       (the close-on-exec socket reads
+ *   signals forwarded, exec error or     EOF in the engine once exec worked)
+ *   EOF read from the socket
  *   child exits: stop, reap, status
  *
  * Root session (run --user, PAM): the same child is a holder that does not
