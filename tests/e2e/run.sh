@@ -113,10 +113,13 @@ check_contains "host loopback reachable with --allow-host-loopback (root --user)
 
 # ---- the rootless engine: nsession-engine, a lean image of its own ---------
 # The command's parent is the engine; it must be nsession-engine (same pid as
-# the nsession the shell started), mapping none of the setup's libraries.
-probe2="cat /proc/\$PPID/comm; echo PPID=\$PPID; $probe"
+# the nsession the shell started), mapping none of the setup's libraries. The
+# command starts while its parent is still about to exec the engine, so the
+# parent's name is read after a connection went through the engine: by then
+# the engine runs, in whichever image it is going to run.
+probe2="$probe; echo PARENT=\$(cat /proc/\$PPID/comm)"
 out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- bash -c "$probe2" 2>&1)
-check_eq "rootless: the command's parent is nsession-engine" "nsession-engine" "$(sed -n 1p <<<"$out")"
+check_eq "rootless: the command's parent is nsession-engine" "PARENT=nsession-engine" "$(grep -m 1 '^PARENT=' <<<"$out")"
 check_contains "rootless: traffic flows through nsession-engine" "hello-from-host" "$out"
 as_user "$E2E_USER" "$NSESSION" run -- sleep 30 >/dev/null 2>&1 &
 sub=$!
@@ -146,9 +149,9 @@ chmod 755 "$workdir/solo" "$workdir/solo/nsession"
 installed=$(strings -a "$NSESSION" | grep -m 1 '/nsession-engine$' || true)
 out=$(as_user "$E2E_USER" "$workdir/solo/nsession" run --allow-host-loopback -- bash -c "$probe2" 2>&1)
 if [ -n "$installed" ] && [ -x "$installed" ]; then
-	check_eq "no nsession-engine beside nsession: the installed $installed runs" "nsession-engine" "$(sed -n 1p <<<"$out")"
+	check_eq "no nsession-engine beside nsession: the installed $installed runs" "PARENT=nsession-engine" "$(grep -m 1 '^PARENT=' <<<"$out")"
 else
-	check_eq "no nsession-engine anywhere: the engine stays in nsession" "nsession" "$(grep -m 1 -x 'nsession' <<<"$out")"
+	check_eq "no nsession-engine anywhere: the engine stays in nsession" "PARENT=nsession" "$(grep -m 1 '^PARENT=' <<<"$out")"
 	check_contains "no nsession-engine anywhere: a warning names what is missing" \
 		"nsession-engine is not installed (${installed:-/})" "$out"
 	check_contains "no nsession-engine anywhere: traffic still flows" "hello-from-host" "$out"
