@@ -125,21 +125,22 @@ int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, const stru
 
 	if (!m)
 		return nsess_error_set(e, ENOMEM, "engine handoff: out of memory");
-#define msg (*m)
-	memcpy(msg.magic, ENGINE_MAGIC, sizeof(msg.magic));
-	snprintf(msg.version, sizeof(msg.version), "%s", PACKAGE_VERSION);
-	msg.plan_size = (uint32_t)sizeof(msg.plan);
-	msg.plan = *plan;
+	memcpy(m->magic, ENGINE_MAGIC, sizeof(m->magic));
+	snprintf(m->version, sizeof(m->version), "%s", PACKAGE_VERSION);
+	m->plan_size = (uint32_t)sizeof(m->plan);
+	m->plan = *plan;
 	if (bpf)
-		msg.bpf = *bpf;
+		m->bpf = *bpf;
 	/* about 9 KiB into an empty pipe (64 KiB): one write, never blocking */
 	do
-		n = write(fd, &msg, sizeof(msg));
+		n = write(fd, m, sizeof(*m));
 	while (n < 0 && errno == EINTR);
-#undef msg
-	if (n != (ssize_t)sizeof(*m))
-		return nsess_error_set(e, n < 0 ? errno : EIO, "engine handoff: writing the plan: %s",
-				       n < 0 ? strerror(errno) : "short write");
+	if (n != (ssize_t)sizeof(*m)) {
+		int err = n < 0 ? errno : EIO;
+
+		return nsess_error_set(e, err, "engine handoff: writing the plan: %s",
+				       n < 0 ? strerror(err) : "short write");
+	}
 	return 0;
 }
 
@@ -287,9 +288,8 @@ int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *
 
 	if (!m)
 		return nsess_error_set(e, ENOMEM, "engine: out of memory");
-#define msg (*m)
-	while (got < sizeof(msg)) {
-		ssize_t n = read(f, (char *)&msg + got, sizeof(msg) - got);
+	while (got < sizeof(*m)) {
+		ssize_t n = read(f, (char *)m + got, sizeof(*m) - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -299,25 +299,24 @@ int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *
 			break;
 		got += (size_t)n;
 	}
-	if (got != sizeof(msg) || memcmp(msg.magic, ENGINE_MAGIC, sizeof(msg.magic)) != 0 ||
-	    msg.plan_size != sizeof(msg.plan) || read(f, &extra, 1) != 0)
+	if (got != sizeof(*m) || memcmp(m->magic, ENGINE_MAGIC, sizeof(m->magic)) != 0 ||
+	    m->plan_size != sizeof(m->plan) || read(f, &extra, 1) != 0)
 		return nsess_error_set(e, EPROTO, "engine: the plan from nsession is not one this "
 				       "nsession-engine %s reads (%zu bytes); install nsession and "
 				       "nsession-engine from the same build", PACKAGE_VERSION, got);
-	msg.version[sizeof(msg.version) - 1] = '\0';
-	if (strcmp(msg.version, PACKAGE_VERSION) != 0)
+	m->version[sizeof(m->version) - 1] = '\0';
+	if (strcmp(m->version, PACKAGE_VERSION) != 0)
 		return nsess_error_set(e, EPROTO, "engine: nsession %s started nsession-engine %s; "
-				       "install both from the same build", msg.version,
+				       "install both from the same build", m->version,
 				       PACKAGE_VERSION);
-	if (msg.bpf.n > NSESS_BPF_INSNS_MAX)
+	if (m->bpf.n > NSESS_BPF_INSNS_MAX)
 		return nsess_error_set(e, EPROTO, "engine: a seccomp program of %u instructions "
-				       "(at most %d)", msg.bpf.n, NSESS_BPF_INSNS_MAX);
-	if (nsess_netplan_validate(&msg.plan, e) < 0)
+				       "(at most %d)", m->bpf.n, NSESS_BPF_INSNS_MAX);
+	if (nsess_netplan_validate(&m->plan, e) < 0)
 		return -EINVAL;
-	*out = msg.plan;
-	*bpf = msg.bpf;
+	*out = m->plan;
+	*bpf = m->bpf;
 	return 0;
-#undef msg
 }
 
 /* Every fd above 2 but @keep closed; @keep close-on-exec. */
@@ -385,6 +384,9 @@ int nsess_engine_program_main(int argc, char *argv[])
 		if (r == 0)
 			r = bpf->n ? nsess_sandbox_seccomp_load(bpf)
 				   : nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
+		/* 8 KiB that would otherwise stay dirty for the whole session */
+		free(bpf);
+		bpf = NULL;
 		if (r < 0) {
 			nsess_error_set(&e, -r, "confining the network engine (seccomp): %s",
 					strerror(-r));
