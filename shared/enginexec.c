@@ -149,7 +149,7 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 {
 	char a_tap[16], a_cmd[32], a_sync[16], a_sig[16], a_plan[16];
 	char *argv[16], *envp[NSESS_ARRAY_SIZE(engine_env_names)];
-	int fds[5], pipefd[2], r;
+	int fds[5], dup_of[5], pipefd[2], r;
 	size_t n = 0, ne = 0, i;
 	extern char **environ;
 
@@ -163,11 +163,32 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 		return r;
 	}
 
-	snprintf(a_tap, sizeof(a_tap), "%d", h->tap);
-	snprintf(a_cmd, sizeof(a_cmd), "%d:%d", (int)h->cmd_pid, h->cmd_pidfd);
-	snprintf(a_sync, sizeof(a_sync), "%d", h->sync);
-	snprintf(a_sig, sizeof(a_sig), "%d", h->sigfd);
-	snprintf(a_plan, sizeof(a_plan), "%d", pipefd[0]);
+	fds[0] = h->tap;
+	fds[1] = h->cmd_pidfd;
+	fds[2] = h->sync;
+	fds[3] = h->sigfd;
+	fds[4] = pipefd[0];
+	/*
+	 * Started with stdio closed, this process may hold a session fd as 0,
+	 * 1 or 2; the engine takes those numbers as its stdio (its messages go
+	 * to 2), so such an fd crosses as a copy above 2.
+	 */
+	for (i = 0; i < NSESS_ARRAY_SIZE(fds); i++) {
+		dup_of[i] = -1;
+		if (fds[i] >= 3 || r < 0)
+			continue;
+		dup_of[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (dup_of[i] < 0)
+			r = -errno;
+		else
+			fds[i] = dup_of[i];
+	}
+
+	snprintf(a_tap, sizeof(a_tap), "%d", fds[0]);
+	snprintf(a_cmd, sizeof(a_cmd), "%d:%d", (int)h->cmd_pid, fds[1]);
+	snprintf(a_sync, sizeof(a_sync), "%d", fds[2]);
+	snprintf(a_sig, sizeof(a_sig), "%d", fds[3]);
+	snprintf(a_plan, sizeof(a_plan), "%d", fds[4]);
 	argv[n++] = (char *)"nsession-engine";
 	argv[n++] = (char *)"--tap";
 	argv[n++] = a_tap;
@@ -194,12 +215,6 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 	}
 	envp[ne] = NULL;
 
-	fds[0] = h->tap;
-	fds[1] = h->cmd_pidfd;
-	fds[2] = h->sync;
-	fds[3] = h->sigfd;
-	fds[4] = pipefd[0];
-	r = 0;
 	for (i = 0; i < NSESS_ARRAY_SIZE(fds) && r == 0; i++)
 		r = engine_cloexec(fds[i], false);
 	if (r == 0) {
@@ -207,8 +222,12 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 		r = -errno;
 	}
 	/* still here: everything back as it was */
-	for (i = 0; i < NSESS_ARRAY_SIZE(fds); i++)
-		engine_cloexec(fds[i], true);
+	for (i = 0; i < NSESS_ARRAY_SIZE(fds); i++) {
+		if (dup_of[i] >= 0)
+			close(dup_of[i]);
+		else
+			engine_cloexec(fds[i], true);
+	}
 	close(pipefd[0]);
 	return nsess_error_set(e, -r, "cannot start %s: %s", path, strerror(-r));
 }

@@ -217,6 +217,11 @@ as_user "$E2E_USER" "$NSESSION" run -- sh -c 'exit 7' >/dev/null 2>&1
 check_eq "exit status is the command's" "7" "$?"
 as_user "$E2E_USER" "$NSESSION" run -- sh -c 'kill -KILL $$' >/dev/null 2>&1
 check_eq "killed by signal 9: exit 137" "137" "$?"
+# started with stdin, stdout and stderr closed, session fds get numbers 0-2
+mkdir -p "$workdir/u" && chown "$E2E_USER" "$workdir/u"
+as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- bash -c "{ $probe; } >$workdir/u/closed.out 2>&1; exit 5" 0<&- 1>&- 2>&-
+check_eq "stdio closed: exit status is still the command's" "5" "$?"
+check_contains "stdio closed: traffic flows" "hello-from-host" "$(cat "$workdir/u/closed.out" 2>&1)"
 # Job control on: bash would otherwise start background jobs with SIGINT
 # ignored, and an ignored signal is (rightly) inherited by the command.
 set -m
