@@ -387,6 +387,18 @@ int nsess_engine_program_main(int argc, char *argv[])
 
 		engine_keep_fds(keep, NSESS_ARRAY_SIZE(keep));
 	}
+	/*
+	 * A stdio fd that whoever started nsession had closed gets /dev/null:
+	 * else the first socket libslirp opens would become fd 2 and receive
+	 * our messages in the middle of the session's traffic.
+	 */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		r = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (r >= 0 && r != fd)
+			close(r);
+	}
 	cmd.pid = h.cmd_pid;
 	cmd.pidfd = h.cmd_pidfd;
 

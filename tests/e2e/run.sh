@@ -222,6 +222,15 @@ mkdir -p "$workdir/u" && chown "$E2E_USER" "$workdir/u"
 as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- bash -c "{ $probe; } >$workdir/u/closed.out 2>&1; exit 5" 0<&- 1>&- 2>&-
 check_eq "stdio closed: exit status is still the command's" "5" "$?"
 check_contains "stdio closed: traffic flows" "hello-from-host" "$(cat "$workdir/u/closed.out" 2>&1)"
+as_user "$E2E_USER" "$NSESSION" run -- sleep 30 0<&- 1>&- 2>&- &
+sub=$!
+bgpids+=($sub)
+np=
+wait_until 50 eval 'np=$(pgrep -P $sub | head -n 1); [ -n "$np" ] && [ "$(cat /proc/$np/comm 2>/dev/null)" = nsession-engine ]'
+check_eq "stdio closed: the engine's fds 0-2 are /dev/null, not a socket of the session" \
+	"/dev/null /dev/null /dev/null" "$(readlink /proc/${np:-0}/fd/0 /proc/${np:-0}/fd/1 /proc/${np:-0}/fd/2 | tr '\n' ' ' | sed 's/ $//')"
+kill -TERM "${np:-$sub}"
+wait $sub
 # Job control on: bash would otherwise start background jobs with SIGINT
 # ignored, and an ignored signal is (rightly) inherited by the command.
 set -m
