@@ -41,7 +41,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "cmdwait.h"
 #include "engine.h"
@@ -338,30 +337,6 @@ int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *
 	return 0;
 }
 
-/* Every fd above 2 but @keep closed; @keep close-on-exec. */
-static void engine_keep_fds(const int *keep, size_t n)
-{
-	int lo = 3;
-
-	for (;;) {
-		int next = INT_MAX;
-
-		for (size_t i = 0; i < n; i++)
-			if (keep[i] >= lo && keep[i] < next)
-				next = keep[i];
-		if (next > lo && syscall(SYS_close_range, (unsigned int)lo,
-					 next == INT_MAX ? ~0U : (unsigned int)(next - 1), 0) < 0) {
-			for (int fd = lo; fd < (next == INT_MAX ? 4096 : next); fd++)
-				close(fd);
-		}
-		if (next == INT_MAX)
-			break;
-		lo = next + 1;
-	}
-	for (size_t i = 0; i < n; i++)
-		engine_cloexec(keep[i], true);
-}
-
 int nsess_engine_program_main(int argc, char *argv[])
 {
 	struct nsess_engine_handoff h;
@@ -385,7 +360,9 @@ int nsess_engine_program_main(int argc, char *argv[])
 	{
 		const int keep[] = { h.tap, h.cmd_pidfd, h.sync, h.sigfd, plan_fd };
 
-		engine_keep_fds(keep, NSESS_ARRAY_SIZE(keep));
+		nsess_close_all_but(keep, NSESS_ARRAY_SIZE(keep));
+		for (size_t i = 0; i < NSESS_ARRAY_SIZE(keep); i++)
+			engine_cloexec(keep[i], true);
 	}
 	/*
 	 * A stdio fd that whoever started nsession had closed gets /dev/null:

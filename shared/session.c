@@ -693,19 +693,6 @@ static int session_engine_ids(const char *name, const struct nsess_user *u, uid_
 	return 0;
 }
 
-/* Close every fd but the listed ones (a forked child that will not exec). */
-static void session_keep_only(const int *keep, size_t n)
-{
-	for (int fd = 3; fd < 4096; fd++) {
-		bool k = false;
-
-		for (size_t i = 0; i < n; i++)
-			k = k || keep[i] == fd;
-		if (!k)
-			close(fd);
-	}
-}
-
 int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 			 const struct nsess_netplan *plan, enum nsess_layout layout,
 			 const struct nsess_run_opts *o, const struct nsess_log *log,
@@ -810,7 +797,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 		if (r == 0) {
 			int keep[] = { tap, life[0], s->holder.pidfd, ready[1] };
 
-			session_keep_only(keep, NSESS_ARRAY_SIZE(keep));
+			nsess_close_all_but(keep, NSESS_ARRAY_SIZE(keep));
 			session_engine_main(plan, tap, life[0], s->holder.pidfd, ready[1], euid,
 					    egid);
 		}

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -176,6 +177,28 @@ void nsess_close_inherited(int from)
 
 		if (fl >= 0)
 			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
+void nsess_close_all_but(const int *keep, size_t n)
+{
+	int lo = 3;
+
+	for (;;) {
+		int next = INT_MAX;
+
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= lo && keep[i] < next)
+				next = keep[i];
+		if (next > lo && syscall(SYS_close_range, (unsigned int)lo,
+					 next == INT_MAX ? ~0U : (unsigned int)(next - 1), 0) < 0) {
+			/* older kernels: close one by one */
+			for (int fd = lo; fd < (next == INT_MAX ? 65536 : next); fd++)
+				close(fd);
+		}
+		if (next == INT_MAX)
+			break;
+		lo = next + 1;
 	}
 }
 

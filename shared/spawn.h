@@ -114,6 +114,12 @@ int nsess_helper_finish(struct nsess_helper *h, char *out, size_t outlen);
  */
 int nsess_threads(void);
 
+/**
+ * nsess_close_all_but() - close every fd above 2 except the @n in @keep
+ * (a process that keeps running with only what it was given)
+ */
+void nsess_close_all_but(const int *keep, size_t n);
+
 /** nsess_close_inherited() - mark every fd >= @from close-on-exec (before exec) */
 void nsess_close_inherited(int from);
 
