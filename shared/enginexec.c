@@ -337,15 +337,64 @@ int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *
 	return 0;
 }
 
+int nsess_engine_serve(const struct nsess_netplan *plan, int tap, struct nsess_bpf **bpf,
+		       struct nsess_proc *cmd, int sync, int sigfd, const struct nsess_log *log,
+		       int *exit_code, struct nsess_error *e)
+{
+	struct nsess_engine *eng = NULL;
+	struct nsess_cmdwait w;
+	int r;
+
+	r = nsess_engine_new(plan, tap, log, &eng, e); /* owns the TAP fd */
+	if (r < 0) {
+		free(*bpf);
+		*bpf = NULL;
+		return r;
+	}
+	/*
+	 * The user already, with empty capability sets in the init namespace;
+	 * its bounding set cannot be emptied without CAP_SETPCAP. Lock it and
+	 * load the allowlist that also covers waiting for the command and
+	 * forwarding signals: compiled by nsession while it waited for the
+	 * setup, else compiled here.
+	 */
+	r = nsess_sandbox_lock();
+	if (r == 0)
+		r = *bpf && (*bpf)->n ? nsess_sandbox_seccomp_load(*bpf)
+				      : nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
+	/* 8 KiB that would otherwise stay dirty for the whole session */
+	free(*bpf);
+	*bpf = NULL;
+	if (r < 0) {
+		nsess_engine_free(eng);
+		return nsess_error_set(e, -r, "confining the network engine (seccomp): %s",
+				       strerror(-r));
+	}
+	/*
+	 * Building the seccomp filter and reading the plan left freed memory
+	 * in the heap; give its pages back before the process idles for the
+	 * length of a session (about 90 KiB measured).
+	 */
+	malloc_trim(0);
+	w = (struct nsess_cmdwait){ .cmd = cmd, .sigfd = sigfd, .sync = sync, .eng = eng,
+				    .log = log };
+	r = nsess_cmdwait_loop(&w);
+	if (r < 0)
+		nsess_log(log, LOG_ERR, "network engine failed: %s", strerror(-r));
+	nsess_engine_free(eng);
+	/* nsess_cmdwait_finish() may read the socket once more: not through the engine */
+	w.eng = NULL;
+	*exit_code = nsess_cmdwait_finish(&w, log);
+	return 0;
+}
+
 int nsess_engine_program_main(int argc, char *argv[])
 {
 	struct nsess_engine_handoff h;
 	struct nsess_proc cmd = NSESS_PROC_INIT;
-	struct nsess_engine *eng = NULL;
 	struct nsess_error e = { 0 };
 	struct nsess_netplan plan;
 	_cleanup_free_ struct nsess_bpf *bpf = calloc(1, sizeof(*bpf));
-	struct nsess_cmdwait w;
 	struct nsess_log log;
 	int plan_fd = -1, r, code;
 
@@ -382,25 +431,9 @@ int nsess_engine_program_main(int argc, char *argv[])
 	r = bpf ? nsess_engine_plan_read(plan_fd, &plan, bpf, &e)
 		: nsess_error_set(&e, ENOMEM, "engine: out of memory");
 	if (r == 0)
-		r = nsess_engine_new(&plan, h.tap, &log, &eng, &e); /* owns the TAP fd */
+		r = nsess_engine_serve(&plan, h.tap, &bpf, &cmd, h.sync, h.sigfd, &log, &code, &e);
 	else
 		close(h.tap);
-	if (r == 0) {
-		/* as in the CLI: the user already, with nothing to drop; lock and filter */
-		r = nsess_sandbox_lock();
-		/* compiled by nsession while it waited for the setup; else compile it here */
-		if (r == 0)
-			r = bpf->n ? nsess_sandbox_seccomp_load(bpf)
-				   : nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
-		/* 8 KiB that would otherwise stay dirty for the whole session */
-		free(bpf);
-		bpf = NULL;
-		if (r < 0) {
-			nsess_error_set(&e, -r, "confining the network engine (seccomp): %s",
-					strerror(-r));
-			nsess_engine_free(eng);
-		}
-	}
 	if (r < 0) {
 		nsess_proc_kill(&cmd, SIGKILL);
 		nsess_proc_wait(&cmd, NULL);
@@ -408,22 +441,6 @@ int nsess_engine_program_main(int argc, char *argv[])
 		nsess_log(&log, LOG_ERR, "%s", e.msg);
 		return 125;
 	}
-
-	/*
-	 * Building the seccomp filter and reading the plan left freed memory
-	 * in the heap; give its pages back before the process idles for the
-	 * length of a session (about 90 KiB measured).
-	 */
-	malloc_trim(0);
-	w = (struct nsess_cmdwait){ .cmd = &cmd, .sigfd = h.sigfd, .sync = h.sync, .eng = eng,
-				    .log = &log };
-	r = nsess_cmdwait_loop(&w);
-	if (r < 0)
-		nsess_log(&log, LOG_ERR, "network engine failed: %s", strerror(-r));
-	nsess_engine_free(eng);
-	/* nsess_cmdwait_finish() may read the socket once more: not through the engine */
-	w.eng = NULL;
-	code = nsess_cmdwait_finish(&w, &log);
 	nsess_proc_close(&cmd);
 	close(h.sigfd);
 	return code;

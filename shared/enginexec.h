@@ -10,8 +10,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "log.h"
 #include "netplan.h"
 #include "sandbox.h"
+#include "spawn.h"
 #include "util.h"
 
 /* What crosses the exec: the plan and the fds of a running session. */
@@ -84,6 +86,26 @@ int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, const stru
  */
 int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *bpf,
 			   struct nsess_error *e);
+
+/**
+ * nsess_engine_serve() - a rootless session's engine, from start to the command's end
+ * @plan: the validated network plan
+ * @tap: the TAP queue (always taken)
+ * @bpf: the engine's compiled seccomp program, or NULL (then compiled here);
+ *       freed once loaded and set to NULL
+ * @cmd, @sync, @sigfd: the command, its exec-status socket, the signalfd
+ * @exit_code: the command's exit code (see nsess_cmdwait_finish())
+ *
+ * Creates the engine, locks and confines this process, runs the loop until
+ * the command exits and reaps it. Shared by nsession-engine and by nsession
+ * when the program cannot be started.
+ *
+ * Return: 0 once the command has been waited for; -errno with @e set when
+ * the engine could not start (the command is left for the caller to kill).
+ */
+int nsess_engine_serve(const struct nsess_netplan *plan, int tap, struct nsess_bpf **bpf,
+		       struct nsess_proc *cmd, int sync, int sigfd, const struct nsess_log *log,
+		       int *exit_code, struct nsess_error *e);
 
 /**
  * nsess_engine_program_main() - all of nsession-engine

@@ -379,11 +379,9 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	struct nsess_proc child = NSESS_PROC_INIT;
 	struct nsess_map_report *rep = NULL;
 	struct nsess_bpf *bpf = NULL;
-	struct nsess_engine *eng = NULL;
 	struct nsess_error e = { 0 };
 	struct nsess_user u;
 	struct nsess_map_request mreq;
-	struct nsess_cmdwait w;
 	sigset_t oldmask;
 	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
@@ -486,35 +484,20 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		nsess_log(log, LOG_WARNING, "%s; the engine runs inside nsession instead (more "
 			  "memory per session)", e.msg);
 		e.msg[0] = '\0';
-		r = nsess_engine_new(&o->net, tap, log, &eng, &e);
+		r = nsess_engine_serve(&o->net, tap, &bpf, &child, sv[0], sigfd, log, exit_code,
+				       &e);
 		tap = -1;
 		if (r < 0)
 			goto fail_child;
-		/*
-		 * This process is the user already, with empty capability sets
-		 * in the init namespace; its bounding set cannot be emptied
-		 * without CAP_SETPCAP. Lock it and load the allowlist that also
-		 * covers waiting for the command and forwarding signals.
-		 */
-		r = nsess_sandbox_lock();
-		if (r == 0)
-			r = nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE_PARENT);
-		if (r < 0) {
-			nsess_error_set(&e, -r, "confining the network engine (seccomp): %s",
-					strerror(-r));
-			nsess_engine_free(eng);
-			goto fail_child;
-		}
-	}
+	} else {
+		/* no engine (--net=none, --net=host): a plain wait */
+		struct nsess_cmdwait w = { .cmd = &child, .sigfd = sigfd, .sync = sv[0], .log = log };
 
-	w = (struct nsess_cmdwait){ .cmd = &child, .sigfd = sigfd, .sync = sv[0], .eng = eng, .log = log };
-	r = nsess_cmdwait_loop(&w);
-	if (r < 0)
-		nsess_log(log, LOG_ERR, "network engine failed: %s", strerror(-r));
-	nsess_engine_free(eng);
-	/* nsess_cmdwait_finish() may read the socket once more: not through the engine */
-	w.eng = NULL;
-	*exit_code = nsess_cmdwait_finish(&w, log);
+		r = nsess_cmdwait_loop(&w);
+		if (r < 0)
+			nsess_log(log, LOG_ERR, "waiting for the command failed: %s", strerror(-r));
+		*exit_code = nsess_cmdwait_finish(&w, log);
+	}
 	nsess_proc_close(&child);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
