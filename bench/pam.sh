@@ -70,10 +70,10 @@ pam_file() { # SERVICE WITH_MODULE(0|1)
 	{
 		echo "# Written by nsession bench/pam.sh for its private sshd; removed at the end."
 		echo "@include common-auth"
-		[ "$2" = 1 ] && echo "auth	required	$MODULE join=setcred config=$W/policy.conf"
+		[ "$2" = 1 ] && echo "auth	required	$MODULE engine=$BUILDDIR/nsession-engine join=setcred config=$W/policy.conf"
 		echo "@include common-account"
 		echo "@include common-session"
-		[ "$2" = 1 ] && echo "session	required	$MODULE join=setcred config=$W/policy.conf"
+		[ "$2" = 1 ] && echo "session	required	$MODULE engine=$BUILDDIR/nsession-engine join=setcred config=$W/policy.conf"
 	} >"$f"
 }
 start_sshd() { # SERVICE PORT
@@ -162,8 +162,8 @@ $REPORT hyperfine "$W/samples.tsv" "$W"/r*.json
 		echo "        (ListenAddress 127.0.0.1, UsePAM yes, pubkey only, AllowUsers $BENCH_USER)"
 		echo "/etc/pam.d/$SVC_PLAIN: @include common-auth / common-account / common-session"
 		echo "/etc/pam.d/$SVC_PAM:   the same plus"
-		echo "        auth     required  $MODULE join=setcred config=POLICY"
-		echo "        session  required  $MODULE join=setcred config=POLICY"
+		echo "        auth     required  $MODULE engine=$BUILDDIR/nsession-engine join=setcred config=POLICY"
+		echo "        session  required  $MODULE engine=$BUILDDIR/nsession-engine join=setcred config=POLICY"
 		echo "POLICY: sandbox = yes"
 		echo "plain:  ${ROWS[0]#*|}" | sed "s|$W|DIR|g; s/-p $p1/-p PORT1/"
 		echo "module: ${ROWS[1]#*|}" | sed "s|$W|DIR|g; s/-p $p2/-p PORT2/"

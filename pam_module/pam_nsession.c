@@ -44,6 +44,7 @@ enum pam_nsess_join { JOIN_AUTO, JOIN_OPEN, JOIN_SETCRED };
 struct pam_nsess_args {
 	bool debug;
 	const char *config;
+	const char *engine;	/* engine=: nsession-engine elsewhere than installed */
 	enum pam_nsess_join join;
 };
 
@@ -81,6 +82,8 @@ static int pam_nsess_parse_args(pam_handle_t *pamh, int argc, const char **argv,
 			a->debug = true;
 		} else if (strncmp(argv[i], "config=", 7) == 0 && argv[i][7] == '/') {
 			a->config = argv[i] + 7;
+		} else if (strncmp(argv[i], "engine=", 7) == 0 && argv[i][7] == '/') {
+			a->engine = argv[i] + 7;
 		} else if (strcmp(argv[i], "join=auto") == 0) {
 			a->join = JOIN_AUTO;
 		} else if (strcmp(argv[i], "join=open") == 0) {
@@ -90,7 +93,7 @@ static int pam_nsess_parse_args(pam_handle_t *pamh, int argc, const char **argv,
 		} else {
 			pam_syslog(pamh, LOG_ERR,
 				   "unknown or malformed option '%s'; valid: debug, config=/ABSOLUTE/PATH, "
-				   "join=auto|open|setcred (see pam_nsession(8))",
+				   "engine=/ABSOLUTE/PATH, join=auto|open|setcred (see pam_nsession(8))",
 				   nsess_escape(argv[i], (size_t)-1, esc, sizeof(esc)));
 			return -EINVAL;
 		}
@@ -301,6 +304,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	d->join_setcred = pam_nsess_join_setcred(pamh, &a);
 	ro.net = pol.net;
 	ro.engine_user = pol.engine_user;
+	ro.engine_program = a.engine;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, &old);

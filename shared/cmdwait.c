@@ -4,9 +4,10 @@
  * forwards signals, reads the exec status and warnings from its socket,
  * notices its exit and turns the status into ours. See cmdwait.h.
  *
- * Shared by the rootless CLI (with the engine's loop doing the polling, in
- * nsession-engine or in process), and by root's run --user (a plain poll
- * loop that also watches the separate engine process).
+ * Shared by nsession-engine, whose loop does the polling and calls the
+ * handlers below (engineprog.c), and by root's run --user and the
+ * engine-less rootless runs (the plain poll loop here, which also watches a
+ * separate engine process). Nothing here links libslirp.
  */
 #include "config.h"
 
@@ -24,7 +25,7 @@
 
 static const int cmdwait_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
-static void cmdwait_on_signal(struct nsess_cmdwait *w)
+void nsess_cmdwait_on_signal(struct nsess_cmdwait *w)
 {
 	struct signalfd_siginfo si;
 
@@ -40,7 +41,7 @@ static void cmdwait_on_signal(struct nsess_cmdwait *w)
 	}
 }
 
-static void cmdwait_on_sync(struct nsess_cmdwait *w)
+void nsess_cmdwait_on_sync(struct nsess_cmdwait *w)
 {
 	struct nsess_sync_msg m;
 	int r;
@@ -65,39 +66,12 @@ static void cmdwait_on_sync(struct nsess_cmdwait *w)
 		return;
 	}
 	/* EOF: exec succeeded (the socket is close-on-exec) or the child died */
-	if (w->eng)
-		nsess_engine_unwatch(w->eng, w->sync);
 	close(w->sync);
 	w->sync = -1;
 }
 
-static void cmdwait_engine_cb(struct nsess_engine *eng, int fd, short revents, void *data)
-{
-	struct nsess_cmdwait *w = data;
-
-	if (fd == w->sigfd)
-		cmdwait_on_signal(w);
-	else if (fd == w->sync)
-		cmdwait_on_sync(w);
-	else if (fd == w->cmd->pidfd) {
-		w->exited = true;
-		nsess_engine_stop(eng);
-	}
-}
-
 int nsess_cmdwait_loop(struct nsess_cmdwait *w)
 {
-	if (w->eng) {
-		int r = nsess_engine_watch(w->eng, w->sigfd, POLLIN, cmdwait_engine_cb, w);
-
-		if (r == 0)
-			r = nsess_engine_watch(w->eng, w->cmd->pidfd, POLLIN, cmdwait_engine_cb, w);
-		if (r == 0 && w->sync >= 0)
-			r = nsess_engine_watch(w->eng, w->sync, POLLIN, cmdwait_engine_cb, w);
-		if (r == 0)
-			r = nsess_engine_run(w->eng);
-		return r;
-	}
 	while (!w->exited) {
 		struct nsess_proc *eng = w->engine_proc;
 		struct pollfd p[4] = {
@@ -113,9 +87,9 @@ int nsess_cmdwait_loop(struct nsess_cmdwait *w)
 			return -errno;
 		}
 		if (p[0].revents)
-			cmdwait_on_signal(w);
+			nsess_cmdwait_on_signal(w);
 		if (w->sync >= 0 && p[3].revents)
-			cmdwait_on_sync(w);
+			nsess_cmdwait_on_sync(w);
 		if (p[2].revents) {
 			int st = 0;
 
@@ -144,7 +118,7 @@ int nsess_cmdwait_finish(struct nsess_cmdwait *w, const struct nsess_log *log)
 	 */
 	for (int i = 0; i < 4 && w->sync >= 0 && !w->exec_failed; i++) {
 		fcntl(w->sync, F_SETFL, fcntl(w->sync, F_GETFL) | O_NONBLOCK);
-		cmdwait_on_sync(w);
+		nsess_cmdwait_on_sync(w);
 	}
 	if (w->sync >= 0) {
 		close(w->sync);

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "engine.h"
 #include "log.h"
 #include "spawn.h"
 #include "sync.h"
@@ -22,7 +21,6 @@ struct nsess_cmdwait {
 	int exec_err;
 	int exec_stage;
 	char exec_msg[NSESS_SYNC_TEXT_MAX + 64];
-	struct nsess_engine *eng; /* NULL: plain poll loop */
 	struct nsess_proc *engine_proc; /* root path: the engine process, to notice its death */
 	const struct nsess_log *log;
 };
@@ -36,13 +34,22 @@ struct nsess_cmdwait {
 int nsess_cmdwait_signals_block(sigset_t *old, int *sigfd);
 
 /**
- * nsess_cmdwait_loop() - run until the command exits: through the engine's
- * loop when @w->eng is set (which then also moves the session's frames),
- * else a plain poll() over the signalfd, the command's pidfd, the engine
- * process's pidfd and the socket
- * Return: 0, or the engine's -errno when its loop failed.
+ * nsess_cmdwait_loop() - run until the command exits: a plain poll() over
+ * the signalfd, the command's pidfd, the engine process's pidfd (when
+ * @w->engine_proc is set) and the socket. nsession-engine polls these fds
+ * in its own loop and calls the two handlers below instead.
+ * Return: 0 or -errno from poll().
  */
 int nsess_cmdwait_loop(struct nsess_cmdwait *w);
+
+/* @w->sigfd is readable: forward what it holds to the command */
+void nsess_cmdwait_on_signal(struct nsess_cmdwait *w);
+
+/*
+ * @w->sync is readable: an exec error or a warning is taken; EOF closes it
+ * and sets @w->sync to -1 (a caller polling it stops watching that fd)
+ */
+void nsess_cmdwait_on_sync(struct nsess_cmdwait *w);
 
 /**
  * nsess_cmdwait_finish() - reap the command and turn its end into an exit

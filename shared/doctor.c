@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <libslirp-version.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,7 +33,6 @@
 #include <unistd.h>
 
 #include "doctor.h"
-#include "engine.h"
 #include "enginexec.h"
 #include "idmap.h"
 #include "policy.h"
@@ -1538,30 +1538,57 @@ static void doctor_escape(struct doctor *d, const char *id, const char *path, co
 static void doctor_emit_engine(struct doctor *d)
 {
 	struct nsess_finding f;
-	char path[PATH_MAX], err[128];
+	char path[PATH_MAX], err[128], out[512] = "", ver[64] = "", slirp[64] = "";
 	unsigned int found = 0;
 	struct stat st;
-	int r;
+	int r = -ENOENT;
 
 	d->area = "engine";
-	doctor_begin(&f, "libslirp", NSESS_OK);
-	nsess_finding_seenf(&f, "libslirp %s (run time); protocol emulation off, host loopback off by default",
-		    nsess_engine_version());
-	doctor_push(d, &f);
-	/* where a rootless run would find its engine program (the real machine only) */
+	/*
+	 * Every session with a network runs its engine in nsession-engine
+	 * (nsession and the PAM module do not link libslirp): on the real
+	 * machine, ask the program itself which build and libslirp it is.
+	 */
 	if (d->real) {
-		if (nsess_engine_program_path(path, sizeof(path)) == 0) {
+		r = nsess_engine_program_path(path, sizeof(path));
+		if (r == 0) {
+			char *argv[] = { path, (char *)"--version", NULL };
+
+			r = nsess_run_helper(argv, out, sizeof(out));
+			if (r == 0 && sscanf(out, "nsession-engine %63s libslirp %63s", ver, slirp) != 2)
+				r = -EPROTO;
+		}
+		if (r == 0 && strcmp(ver, PACKAGE_VERSION) == 0) {
 			doctor_begin(&f, "engine_program", NSESS_OK);
-			nsess_finding_seenf(&f, "rootless sessions run their engine in %s", path);
-		} else {
-			doctor_begin(&f, "engine_program", NSESS_WARN);
-			nsess_finding_seenf(&f, "nsession-engine is not installed (%s): rootless sessions keep the engine inside nsession, with about twice the memory each",
+			nsess_finding_seenf(&f, "sessions run their network engine in %s (nsession-engine %s)",
+				    path, ver);
+		} else if (r == 0) {
+			doctor_begin(&f, "engine_program", NSESS_FAIL);
+			nsess_finding_seenf(&f, "%s is nsession-engine %s, not of this nsession (%s): sessions with a network fail to start",
+				    path, ver, PACKAGE_VERSION);
+			nsess_finding_fixf(&f, "install nsession and nsession-engine from the same build (make install)");
+		} else if (r == -ENOENT) {
+			doctor_begin(&f, "engine_program", NSESS_FAIL);
+			nsess_finding_seenf(&f, "nsession-engine is not installed (%s): sessions with a network (the default) cannot start; --net=none and --net=host still work",
 				    NSESS_ENGINE_PROGRAM);
 			nsess_finding_fixf(&f, "reinstall nsession: make install puts nsession-engine in %s",
 				   NSESS_ENGINE_PROGRAM);
+		} else {
+			doctor_begin(&f, "engine_program", NSESS_FAIL);
+			nsess_finding_seenf(&f, "%s --version failed (%s)%s%s: sessions with a network cannot start",
+				    path, strerror(-r), out[0] ? ": " : "", out);
+			nsess_finding_fixf(&f, "reinstall nsession (make install); the program must run for every user");
 		}
 		doctor_push(d, &f);
 	}
+	doctor_begin(&f, "libslirp", NSESS_OK);
+	if (d->real && r == 0)
+		nsess_finding_seenf(&f, "libslirp %s (what nsession-engine runs with); protocol emulation off, host loopback off by default",
+			    slirp);
+	else
+		nsess_finding_seenf(&f, "libslirp %s (built against); protocol emulation off, host loopback off by default",
+			    SLIRP_VERSION_STRING);
+	doctor_push(d, &f);
 	if (!d->have_user)
 		return;
 

@@ -41,7 +41,6 @@
 
 #include "cmdwait.h"
 #include "doctor.h"
-#include "engine.h"
 #include "enginexec.h"
 #include "fault.h"
 #include "mounts.h"
@@ -474,23 +473,22 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 			.verbose = log && log->max_prio >= LOG_DEBUG,
 		};
 
-		/* returns only when nsession-engine could not be started */
+		/*
+		 * This process becomes the engine; the call returns only when
+		 * nsession-engine could not be started, and then the session
+		 * cannot have its network: fail closed.
+		 */
 		r = nsess_engine_program_path(prog, sizeof(prog));
 		if (r == 0)
 			r = nsess_engine_exec(prog, &h, &e);
 		else
-			nsess_error_set(&e, -r, "nsession-engine is not installed (%s)",
-					NSESS_ENGINE_PROGRAM);
-		nsess_log(log, LOG_WARNING, "%s; the engine runs inside nsession instead (more "
-			  "memory per session)", e.msg);
-		e.msg[0] = '\0';
-		r = nsess_engine_serve(&o->net, tap, &bpf, &child, sv[0], sigfd, log, exit_code,
-				       &e);
-		tap = -1;
-		if (r < 0)
-			goto fail_child;
-	} else {
-		/* no engine (--net=none, --net=host): a plain wait */
+			nsess_error_set(&e, -r, "%s: nsession-engine is not installed (%s); "
+					"reinstall nsession, or run with --net=none",
+					nsess_stage_name(NSESS_STAGE_ENGINE), NSESS_ENGINE_PROGRAM);
+		goto fail_child;
+	}
+	/* no engine (--net=none, --net=host): a plain wait */
+	{
 		struct nsess_cmdwait w = { .cmd = &child, .sigfd = sigfd, .sync = sv[0], .log = log };
 
 		r = nsess_cmdwait_loop(&w);
@@ -568,57 +566,40 @@ void nsess_session_destroy(struct nsess_session *s)
 	nsess_session_close_fds(s);
 }
 
-static void session_engine_stop_cb(struct nsess_engine *eng, int fd, short revents, void *data)
-{
-	nsess_engine_stop(eng);
-}
-
 /*
- * The engine process: runs as the user, exits with its lifeline or the holder.
- * @ready_w gets one NUL byte once the engine runs confined, or the reason it
- * could not start (its stdio is /dev/null), then is closed.
+ * The engine's child of a root-made session: becomes nsession-engine
+ * --session at the engine's ids, never as root. Its stdio is /dev/null;
+ * @ready_w gets the reason when it cannot start (else the program says
+ * when it runs, see engineprog.c).
  */
-static void session_engine_main(const struct nsess_netplan *plan, int tap, int lifeline_r,
-				int holder_pidfd, int ready_w, uid_t uid, gid_t gid)
+static void session_engine_child(const char *prog, const struct nsess_netplan *plan, int tap,
+				 int lifeline_r, int holder_pidfd, int ready_w, uid_t uid, gid_t gid,
+				 bool verbose)
 {
-	struct nsess_engine *eng = NULL;
+	struct nsess_engine_handoff h = {
+		.plan = plan,
+		.tap = tap,
+		.session = true,
+		.lifeline = lifeline_r,
+		.holder_pidfd = holder_pidfd,
+		.ready = ready_w,
+		.verbose = verbose,
+	};
 	struct nsess_error e = { 0 };
-	int r;
+	ssize_t n;
 
 	setsid();
-	/* every capability for good, then the user's ids; see sandbox.c */
+	/* every capability for good, then the engine's ids; see sandbox.c */
 	if (nsess_sandbox_stdio_null() < 0 || nsess_sandbox_drop_privileges(uid, gid) < 0 ||
-	    nsess_sandbox_lock() < 0) {
+	    nsess_sandbox_lock() < 0)
 		nsess_error_set(&e, EPERM, "dropping privileges failed");
-		goto fail;
-	}
-	if (nsess_engine_new(plan, tap, NULL, &eng, &e) < 0)
-		goto fail;
-	if (nsess_engine_watch(eng, lifeline_r, POLLIN, session_engine_stop_cb, NULL) < 0 ||
-	    nsess_engine_watch(eng, holder_pidfd, POLLIN, session_engine_stop_cb, NULL) < 0) {
-		nsess_error_set(&e, ENOMEM, "watching the lifelines failed");
-		goto fail;
-	}
-	/* sockets bound, files read: from here on only the loop's syscalls */
-	r = nsess_sandbox_seccomp(NSESS_SANDBOX_ENGINE);
-	if (r < 0) {
-		nsess_error_set(&e, -r, "confining the network engine (seccomp): %s", strerror(-r));
-		goto fail;
-	}
-	if (write(ready_w, "", 1) != 1)
-		_exit(125);
-	close(ready_w);
-	nsess_engine_run(eng);
-	nsess_engine_free(eng);
-	_exit(0);
-fail:
-	if (!e.msg[0])
-		nsess_error_set(&e, EIO, "failed");
-	r = (int)write(ready_w, e.msg, strlen(e.msg)); /* best effort: EOF says enough */
-	_exit(125);
+	else
+		nsess_engine_exec(prog, &h, &e);
+	n = write(ready_w, e.msg, strlen(e.msg)); /* best effort: EOF says enough */
+	_exit(n < 0 ? 126 : 125);
 }
 
-/* Wait for the engine's word (see session_engine_main); 0 once it runs. */
+/* Wait for the engine's word (see session_engine_child); 0 once it runs. */
 static int session_engine_ready(int ready_r, struct nsess_error *e)
 {
 	char buf[sizeof(e->msg)];
@@ -683,8 +664,9 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 {
 	struct nsess_map_request mreq;
 	int sv[2] = { -1, -1 }, life[2] = { -1, -1 }, ready[2] = { -1, -1 }, tap = -1, r;
-	uid_t euid;
-	gid_t egid;
+	char prog[PATH_MAX] = "";
+	uid_t euid = (uid_t)-1; /* refused by nsess_sandbox_drop_privileges() */
+	gid_t egid = (gid_t)-1;
 
 	memset(s, 0, sizeof(*s));
 	s->holder = (struct nsess_proc)NSESS_PROC_INIT;
@@ -699,6 +681,20 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 	r = session_engine_ids(o->engine_user, u, &euid, &egid, e);
 	if (r < 0)
 		return r;
+	/* the engine program, before anything is made */
+	if (plan->mode == NSESS_NET_SLIRP) {
+		if (o->engine_program) {
+			r = nsess_engine_program_check(o->engine_program, e);
+			if (r < 0)
+				return r;
+			snprintf(prog, sizeof(prog), "%s", o->engine_program);
+		} else if (nsess_engine_program_path(prog, sizeof(prog)) < 0) {
+			return nsess_error_set(e, ENOENT, "%s: nsession-engine is not installed (%s): "
+					       "reinstall nsession, or give the session no network "
+					       "(net = none)", nsess_stage_name(NSESS_STAGE_ENGINE),
+					       NSESS_ENGINE_PROGRAM);
+		}
+	}
 	r = nsess_sync_pair(sv);
 	if (r < 0)
 		return nsess_error_set(e, -r, "socketpair: %s", strerror(-r));
@@ -781,8 +777,8 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 			int keep[] = { tap, life[0], s->holder.pidfd, ready[1] };
 
 			nsess_close_all_but(keep, NSESS_ARRAY_SIZE(keep));
-			session_engine_main(plan, tap, life[0], s->holder.pidfd, ready[1], euid,
-					    egid);
+			session_engine_child(prog, plan, tap, life[0], s->holder.pidfd, ready[1],
+					     euid, egid, log && log->max_prio >= LOG_DEBUG);
 		}
 		close(life[0]);
 		life[0] = -1;

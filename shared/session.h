@@ -56,6 +56,9 @@ struct nsess_run_opts {
 	struct nsess_netplan net;
 	const char *user;		/* root only: run as this user (create-join-switch) */
 	const char *engine_user;	/* root only: the engine's account; NULL/"": the user */
+	const char *engine_program;	/* root only: nsession-engine checked by
+					 * nsess_engine_program_check(); NULL: where
+					 * nsess_engine_program_path() finds it */
 	const char *root;		/* "/" (subid files and diagnostics) */
 	const char *newuidmap;
 	const char *newgidmap;

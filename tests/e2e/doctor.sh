@@ -171,10 +171,12 @@ check_contains "overlap (text): the fix indented below" "      fix: " "$text"
 check_not_contains "text on a pipe: no colour" $'\033' "$text"
 sed -i "/^$DOC_OVER:/d;/^nsedoc[x]:/d" /etc/subuid /etc/subgid
 
-# ---- the engine program of rootless runs -----------------------------------------------------
+# ---- the engine program ---------------------------------------------------------------------
 out=$("$NSESSION" doctor --user "$E2E_USER" --json "${POL[@]}")
 check_eq "engine program: found beside nsession" "ok" "$(jq_status engine_program <<<"$out")"
 check_contains "engine program: its path is named" "$(dirname "$NSESSION")/nsession-engine" "$(jq_field engine_program seen <<<"$out")"
+check_contains "engine program: its version, asked of the program" "(nsession-engine $("$NSESSION" --version | awk '{print $2; exit}'))" "$(jq_field engine_program seen <<<"$out")"
+check_contains "libslirp: the version the engine runs with" "libslirp $(pkg-config --modversion slirp) (what nsession-engine runs with)" "$(jq_field libslirp seen <<<"$out")"
 mkdir -p "$workdir/solo"
 cp "$NSESSION" "$workdir/solo/nsession"
 installed=$(strings -a "$NSESSION" | grep -m 1 '/nsession-engine$' || true)
@@ -182,7 +184,7 @@ out=$("$workdir/solo/nsession" doctor --user "$E2E_USER" --json "${POL[@]}")
 if [ -n "$installed" ] && [ -x "$installed" ]; then
 	check_eq "engine program: the installed one is found" "ok" "$(jq_status engine_program <<<"$out")"
 else
-	check_eq "engine program missing: a warning" "warn" "$(jq_status engine_program <<<"$out")"
+	check_eq "engine program missing: a failure (no session with a network can start)" "fail" "$(jq_status engine_program <<<"$out")"
 	check_contains "engine program missing: names where it belongs" "$installed" "$(jq_field engine_program seen <<<"$out")"
 	check_contains "engine program missing: says to reinstall" "make install puts nsession-engine" "$(jq_field engine_program fix <<<"$out")"
 fi

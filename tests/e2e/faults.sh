@@ -155,7 +155,7 @@ else
 	cat >"$svc/$SVC" <<EOF
 auth	required	pam_permit.so
 account	required	pam_permit.so
-session	required	$MODULE join=open config=$POL
+session	required	$MODULE engine=$NSESS_ENGINE join=open config=$POL
 EOF
 	printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' >"$svc/other"
 	pam() {

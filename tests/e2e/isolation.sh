@@ -59,7 +59,7 @@ sleep 0.3 # the listener
 a_net=$(sed -n 1p "$wd/a.out")
 a_cmd=$(sed -n 2p "$wd/a.out")
 a_holder=$(pgrep -P "$apid" -u 300000 | head -n 1)
-a_engine=$(pgrep -P "$apid" -u "$A" -x nsession | head -n 1)
+a_engine=$(pgrep -P "$apid" -u "$A" -x nsession-engine | head -n 1)
 if [ -z "$a_net" ] || [ -z "$a_cmd" ] || [ -z "$a_holder" ] || [ -z "$a_engine" ]; then
 	not_ok "A's session is up" "net '$a_net' command '$a_cmd' holder '$a_holder' engine '$a_engine'" "$(cat "$wd/a.err")"
 	e2e_done

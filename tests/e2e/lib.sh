@@ -5,6 +5,8 @@
 : "${NSESS_BUILDDIR:?set by make check-e2e}"
 : "${NSESS_SRCDIR:?set by make check-e2e}"
 NSESSION=$NSESS_BUILDDIR/nsession
+# the engine program of root-made sessions: pam_nsession takes it as engine= (not installed here)
+NSESS_ENGINE=$NSESS_BUILDDIR/nsession-engine
 E2E_RESULTS=${E2E_RESULTS:-$(mktemp)}
 pass=0
 fail=0

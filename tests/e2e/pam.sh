@@ -429,13 +429,13 @@ pw_services() {
 auth	sufficient	pam_rootok.so
 auth	required	pam_deny.so
 account	required	pam_permit.so
-session	required	$MODULE join=open config=$1 debug
+session	required	$MODULE engine=$NSESS_ENGINE join=open config=$1 debug
 EOF
 	done
 	cat >"$svc/nsess-pamtester" <<EOF
 auth	sufficient	pam_rootok.so
 account	required	pam_permit.so
-session	required	$MODULE join=open config=$1 debug
+session	required	$MODULE engine=$NSESS_ENGINE join=open config=$1 debug
 session	optional	pam_exec.so quiet $wd/hook.sh
 EOF
 }
@@ -627,7 +627,7 @@ auth	optional	$MODULE
 auth	required	pam_permit.so
 account	required	pam_permit.so
 session	optional	pam_exec.so quiet $wd/sshd-hook.sh
-session	required	$MODULE ${2:-} config=$1 debug
+session	required	$MODULE engine=$NSESS_ENGINE ${2:-} config=$1 debug
 EOF
 }
 

@@ -163,7 +163,7 @@ for s in su su-l "$SVC"; do
 auth	sufficient	pam_rootok.so
 auth	required	pam_deny.so
 account	required	pam_permit.so
-session	required	$MODULE join=open config=$POL
+session	required	$MODULE engine=$NSESS_ENGINE join=open config=$POL
 EOF
 done
 cat >"$svc/other" <<'EOF'

@@ -141,20 +141,26 @@ kill -TERM "${np:-$sub}"
 wait $sub
 check_eq "nsession-engine forwards SIGTERM: exit 143" "143" "$?"
 
-# Without nsession-engine beside it (and none installed), nsession keeps the
-# engine in its own process and says so once.
+# Without nsession-engine beside it (and none installed), a session with a
+# network cannot start: nsession fails closed, names what is missing, and
+# leaves no process behind; --net=none needs no engine and still runs.
 mkdir -p "$workdir/solo"
 cp "$NSESSION" "$workdir/solo/nsession"
 chmod 755 "$workdir/solo" "$workdir/solo/nsession"
 installed=$(strings -a "$NSESSION" | grep -m 1 '/nsession-engine$' || true)
 out=$(as_user "$E2E_USER" "$workdir/solo/nsession" run --allow-host-loopback -- bash -c "$probe2" 2>&1)
+rc=$?
 if [ -n "$installed" ] && [ -x "$installed" ]; then
 	check_eq "no nsession-engine beside nsession: the installed $installed runs" "PARENT=nsession-engine" "$(grep -m 1 '^PARENT=' <<<"$out")"
 else
-	check_eq "no nsession-engine anywhere: the engine stays in nsession" "PARENT=nsession" "$(grep -m 1 '^PARENT=' <<<"$out")"
-	check_contains "no nsession-engine anywhere: a warning names what is missing" \
+	check_eq "no nsession-engine anywhere: exit 125" "125" "$rc"
+	check_not_contains "no nsession-engine anywhere: the command never ran" "PARENT=" "$out"
+	check_contains "no nsession-engine anywhere: the error names what is missing" \
 		"nsession-engine is not installed (${installed:-/})" "$out"
-	check_contains "no nsession-engine anywhere: traffic still flows" "hello-from-host" "$out"
+	check_contains "no nsession-engine anywhere: the error names the way out" "--net=none" "$out"
+	check_eq "no nsession-engine anywhere: no process left" "" "$(pgrep -u "$E2E_USER" -a || true)"
+	out=$(as_user "$E2E_USER" "$workdir/solo/nsession" run --net=none -- echo net-none-runs 2>&1)
+	check_eq "no nsession-engine anywhere: --net=none still runs" "net-none-runs" "$out"
 fi
 
 # ---- root --user --engine-user: the engine as a dedicated account -----------

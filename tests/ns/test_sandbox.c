@@ -427,6 +427,7 @@ static void session_start(struct nsess_session *s, struct nsess_user *u)
 		.root = "/",
 		.newuidmap = NSESS_NEWUIDMAP,
 		.newgidmap = NSESS_NEWGIDMAP,
+		.engine_program = NSESS_TEST_ENGINE, /* the one built here, as pam's engine= */
 	};
 	struct nsess_error e = { 0 };
 	struct nsess_log log;

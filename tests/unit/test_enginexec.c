@@ -9,11 +9,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "enginexec.h"
+#include "engineprog.h"
 #include "testlib.h"
 
 #define ARGC(a) ((int)NSESS_ARRAY_SIZE(a) - 1)
@@ -37,11 +38,31 @@ Test(enginexec, args_good)
 	cr_expect_null(h.plan);
 }
 
+Test(enginexec, args_session)
+{
+	const char *argv[] = { "nsession-engine", "--session", "--tap", "3", "--lifeline", "4",
+			       "--holder", "5", "--ready", "6", "--plan", "7", NULL };
+	struct nsess_engine_handoff h;
+	struct nsess_error e = { 0 };
+	int plan = -1;
+
+	cr_assert_eq(nsess_engine_args_parse(ARGC(argv), argv, &h, &plan, &e), 0, "%s", e.msg);
+	cr_expect(h.session);
+	cr_expect_eq(h.tap, 3);
+	cr_expect_eq(h.lifeline, 4);
+	cr_expect_eq(h.holder_pidfd, 5);
+	cr_expect_eq(h.ready, 6);
+	cr_expect_eq(plan, 7);
+	cr_expect_eq(h.sync, -1);
+	cr_expect_eq(h.cmd_pidfd, -1);
+	cr_expect(!h.verbose);
+}
+
 Test(enginexec, args_bad)
 {
 	static const struct {
 		const char *name;
-		const char *argv[14];
+		const char *argv[18];
 		const char *want;
 	} cases[] = {
 		{ "no --plan", { "e", "--tap", "3", "--cmd", "9:4", "--sync", "5", "--signals", "6" },
@@ -57,6 +78,15 @@ Test(enginexec, args_bad)
 		{ "not a number", { "e", "--tap", "3x", "--cmd", "9:4", "--sync", "5", "--signals",
 				    "6", "--plan", "7" }, "bad value '3x' for --tap" },
 		{ "unknown option", { "e", "--tap", "3", "--exec", "/bin/sh" }, "unknown option '--exec'" },
+		{ "session without holder", { "e", "--session", "--tap", "3", "--lifeline", "4",
+					      "--ready", "6", "--plan", "7" },
+		  "--session takes --tap, --lifeline, --holder" },
+		{ "session with a command", { "e", "--session", "--tap", "3", "--lifeline", "4",
+					      "--holder", "5", "--ready", "6", "--plan", "7",
+					      "--sync", "8" }, "and no other fd" },
+		{ "lifeline without session", { "e", "--tap", "3", "--cmd", "9:4", "--sync", "5",
+						"--signals", "6", "--plan", "7", "--lifeline", "8" },
+		  "need --session" },
 		{ "missing value", { "e", "--tap" }, "option '--tap' needs a value" },
 	};
 
@@ -201,6 +231,47 @@ Test(enginexec, program_refuses_bad_args)
 	cr_expect_eq(nsess_engine_program_main(ARGC(argv), argv), 125);
 	fflush(stderr);
 	cr_expect_stderr_eq_str("nsession: error: nsession-engine: --tap, --cmd, --sync, --signals "
-				"and --plan are all required (nsession run starts it; it is not run "
-				"by hand)\n");
+				"and --plan are all required (--lifeline, --holder, --ready need "
+				"--session) (nsession run starts it; it is not run by hand)\n");
+}
+
+/* engine= of pam_nsession: only a root-owned program nobody else may change */
+Test(enginexec, program_check)
+{
+	char dir[] = "/tmp/nsess-engchk-XXXXXX", prog[64], sub[64];
+	struct nsess_error e = { 0 };
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(prog, sizeof(prog), "%s/nsession-engine", dir);
+	fd = open(prog, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	if (geteuid() == 0) {
+		cr_expect_eq(nsess_engine_program_check(prog, &e), 0, "%s", e.msg);
+		chmod(prog, 0775);
+		cr_expect_eq(nsess_engine_program_check(prog, &e), -EPERM);
+		cr_expect(strstr(e.msg, "mode 0775") && strstr(e.msg, "chmod go-w"), "%s", e.msg);
+		chmod(prog, 0755);
+		chmod(dir, 0777);
+		cr_expect_eq(nsess_engine_program_check(prog, &e), -EPERM);
+		cr_expect(strstr(e.msg, "directory"), "%s", e.msg);
+		chmod(dir, 0755);
+	} else {
+		/* not root's: refused whatever the mode */
+		cr_expect_eq(nsess_engine_program_check(prog, &e), -EPERM);
+		cr_expect(strstr(e.msg, "must belong to root"), "%s", e.msg);
+	}
+	chmod(prog, 0644);
+	cr_expect_eq(nsess_engine_program_check(prog, &e), -EINVAL);
+	cr_expect(strstr(e.msg, "not an executable file"), "%s", e.msg);
+	cr_expect_eq(nsess_engine_program_check("nsession-engine", &e), -EINVAL);
+	cr_expect(strstr(e.msg, "absolute path"), "%s", e.msg);
+	snprintf(sub, sizeof(sub), "%s/missing", dir);
+	cr_expect_eq(nsess_engine_program_check(sub, &e), -ENOENT);
+	cr_expect(strstr(e.msg, "No such file"), "%s", e.msg);
+	cr_expect_eq(nsess_engine_program_check(dir, &e), -EINVAL, "a directory: %s", e.msg);
+	unlink(prog);
+	rmdir(dir);
 }
