@@ -454,6 +454,44 @@ Test(netconf, apply_without_tap)
 	expect_child_ok(child_apply_without_tap, NULL);
 }
 
+/*
+ * One request in the middle of the batch fails (a gateway off the TAP's
+ * subnet): that step is reported, with the kernel's errno and its own words,
+ * and the requests before it did take effect.
+ */
+static int child_apply_bad_gateway(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	int fd = -1, r;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	nsess_netplan_defaults(&p);
+	p.ipv6 = false;
+	inet_pton(AF_INET, "192.0.2.1", &p.gw4);
+	r = nsess_tap_create(p.ifname, &fd, &e);
+	CHECK(r == 0, "tap: %s", e.msg);
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == -ENETUNREACH, "apply returned %d (%s)", r, e.msg);
+	CHECK(strstr(e.msg, "netconf: adding the IPv4 default route via 192.0.2.1 dev tap0: "
+		      "Network is unreachable") != NULL, "message: %s", e.msg);
+	CHECK(strstr(e.msg, "(kernel: ") != NULL, "no reason from the kernel in: %s", e.msg);
+	CHECK(strstr(e.msg, "the gateway is not on the TAP's subnet") != NULL, "no hint in: %s",
+	      e.msg);
+	CHECK(if_is_up("tap0") && if_is_up("lo"), "the steps before the route did not run");
+	close(fd);
+	return 0;
+}
+
+Test(netconf, apply_reports_the_failing_request)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_bad_gateway, NULL);
+}
+
 static int child_apply_modes(void *arg, char *msg, size_t len)
 {
 	struct nsess_netplan p;
