@@ -572,12 +572,13 @@ void nsess_session_destroy(struct nsess_session *s)
  * @ready_w gets the reason when it cannot start (else the program says
  * when it runs, see engineprog.c).
  */
-static void session_engine_child(const char *prog, const struct nsess_netplan *plan, int tap,
-				 int lifeline_r, int holder_pidfd, int ready_w, uid_t uid, gid_t gid,
-				 bool verbose)
+static void session_engine_child(const char *prog, const struct nsess_netplan *plan,
+				 const struct nsess_bpf *bpf, int tap, int lifeline_r,
+				 int holder_pidfd, int ready_w, uid_t uid, gid_t gid, bool verbose)
 {
 	struct nsess_engine_handoff h = {
 		.plan = plan,
+		.bpf = bpf,
 		.tap = tap,
 		.session = true,
 		.lifeline = lifeline_r,
@@ -664,6 +665,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 {
 	struct nsess_map_request mreq;
 	int sv[2] = { -1, -1 }, life[2] = { -1, -1 }, ready[2] = { -1, -1 }, tap = -1, r;
+	struct nsess_bpf *bpf = NULL;
 	char prog[PATH_MAX] = "";
 	uid_t euid = (uid_t)-1; /* refused by nsess_sandbox_drop_privileges() */
 	gid_t egid = (gid_t)-1;
@@ -719,6 +721,15 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 	}
 	close(sv[1]);
 	s->holder_sock = sv[0];
+	/*
+	 * The engine's seccomp program, compiled while the holder unshares;
+	 * nsession-engine then only loads it (without it, it compiles its own).
+	 */
+	if (plan->mode == NSESS_NET_SLIRP) {
+		bpf = calloc(1, sizeof(*bpf));
+		if (bpf && nsess_sandbox_seccomp_export(NSESS_SANDBOX_ENGINE, bpf) < 0)
+			bpf->n = 0;
+	}
 
 	mreq = (struct nsess_map_request){
 		.root = o->root,
@@ -777,8 +788,8 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 			int keep[] = { tap, life[0], s->holder.pidfd, ready[1] };
 
 			nsess_close_all_but(keep, NSESS_ARRAY_SIZE(keep));
-			session_engine_child(prog, plan, tap, life[0], s->holder.pidfd, ready[1],
-					     euid, egid, log && log->max_prio >= LOG_DEBUG);
+			session_engine_child(prog, plan, bpf, tap, life[0], s->holder.pidfd,
+					     ready[1], euid, egid, log && log->max_prio >= LOG_DEBUG);
 		}
 		close(life[0]);
 		life[0] = -1;
@@ -794,6 +805,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 		if (r < 0)
 			goto fail;
 	}
+	free(bpf);
 	return 0;
 
 fail_ns:
@@ -809,6 +821,7 @@ fail:
 	for (int i = 0; i < 2; i++)
 		if (ready[i] >= 0)
 			close(ready[i]);
+	free(bpf);
 	nsess_proc_kill(&s->holder, SIGKILL);
 	nsess_session_destroy(s);
 	return r < 0 ? r : -EIO;
