@@ -1248,19 +1248,29 @@ static bool doctor_module_found(const struct doctor *d, const char *module)
 	return false;
 }
 
-/* The join= and config= options of a line; -EINVAL with @bad for anything else. */
+/*
+ * The join=, config= and engine= options of a line (@engine may be NULL);
+ * -EINVAL with @bad for anything else.
+ */
 static int doctor_pam_args(const char *args, char *join, size_t jlen, char *config, size_t clen,
-			   char *bad, size_t blen)
+			   char *engine, size_t elen, char *bad, size_t blen)
 {
 	char tok[256];
 	const char *p = args;
 
 	join[0] = config[0] = bad[0] = '\0';
+	if (engine)
+		engine[0] = '\0';
 	while ((p = doctor_token(p, tok, sizeof(tok))) != NULL) {
 		if (strcmp(tok, "debug") == 0)
 			continue;
 		if (strncmp(tok, "config=", 7) == 0 && tok[7] == '/') {
 			snprintf(config, clen, "%s", tok + 7);
+			continue;
+		}
+		if (strncmp(tok, "engine=", 7) == 0 && tok[7] == '/') {
+			if (engine)
+				snprintf(engine, elen, "%s", tok + 7);
 			continue;
 		}
 		if (strcmp(tok, "join=auto") == 0 || strcmp(tok, "join=open") == 0 ||
@@ -1300,7 +1310,7 @@ static void doctor_gather_policy_paths(struct doctor *d)
 	for (i = 0; i < d->n_svc; i++)
 		for (k = 0; k < d->svc[i].n_hits; k++) {
 			doctor_pam_args(d->svc[i].hit[k].args, join, sizeof(join), config,
-					sizeof(config), bad, sizeof(bad));
+					sizeof(config), NULL, 0, bad, sizeof(bad));
 			if (config[0])
 				doctor_add_policy_path(d, config);
 			else
@@ -1338,7 +1348,8 @@ static void doctor_judge_service(struct doctor *d, const struct doctor_pam_servi
 	lines[0] = '\0';
 	for (k = 0; k < s->n_hits; k++) {
 		const struct doctor_pam_hit *h = &s->hit[k];
-		char join[16], config[256], bad[256];
+		char join[16], config[256], engine[256], bad[256];
+		struct nsess_error ee = { 0 };
 		int js;
 
 		in[h->type] = true;
@@ -1347,12 +1358,20 @@ static void doctor_judge_service(struct doctor *d, const struct doctor_pam_servi
 					      o ? "; " : "", h->optional ? "-" : "",
 					      doctor_pam_types[h->type], h->file, h->line,
 					      h->args[0] ? " " : "", h->args);
-		if (doctor_pam_args(h->args, join, sizeof(join), config, sizeof(config), bad,
-				    sizeof(bad)) < 0) {
+		if (doctor_pam_args(h->args, join, sizeof(join), config, sizeof(config), engine,
+				    sizeof(engine), bad, sizeof(bad)) < 0) {
 			snprintf(why, sizeof(why), "unknown option '%s' at %s:%u: the module refuses the whole stack (PAM_SERVICE_ERR)",
 				 bad, h->file, h->line);
-			snprintf(fix, sizeof(fix), "valid options are debug, config=/ABSOLUTE/PATH, join=auto|open|setcred: correct %s:%u (pam_nsession(8))",
+			snprintf(fix, sizeof(fix), "valid options are debug, config=/ABSOLUTE/PATH, engine=/ABSOLUTE/PATH, join=auto|open|setcred: correct %s:%u (pam_nsession(8))",
 				 h->file, h->line);
+			doctor_verdict(&v, NSESS_FAIL, why, fix);
+		}
+		/* the engine program the module would start, checked as the module checks it */
+		if (engine[0] && d->real && nsess_engine_program_check(engine, &ee) < 0) {
+			snprintf(why, sizeof(why), "engine= at %s:%u: %s: every session with a network fails",
+				 h->file, h->line, ee.msg);
+			snprintf(fix, sizeof(fix), "point engine= at %s:%u to a root-owned nsession-engine, or drop it to use %s",
+				 h->file, h->line, NSESS_ENGINE_PROGRAM);
 			doctor_verdict(&v, NSESS_FAIL, why, fix);
 		}
 		if (!doctor_module_found(d, h->module)) {

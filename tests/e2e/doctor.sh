@@ -27,6 +27,7 @@ cleanup() {
 	for f in /etc/subuid /etc/subgid; do
 		[ -f "$f" ] && sed -i "/^$DOC_NOSUB:/d;/^$DOC_OVER:/d;/^nsedocx:/d" "$f"
 	done
+	rm -f /etc/pam.d/nsedoc-engine
 	rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -188,6 +189,34 @@ else
 	check_contains "engine program missing: names where it belongs" "$installed" "$(jq_field engine_program seen <<<"$out")"
 	check_contains "engine program missing: says to reinstall" "make install puts nsession-engine" "$(jq_field engine_program fix <<<"$out")"
 fi
+
+# ---- pam_nsession's engine=: checked as the module checks it ---------------------------------
+pam_svc() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for f in d["findings"]:
+    if f["id"] == "pam_service" and f["seen"].startswith(sys.argv[1] + ":"):
+        print(f["status"] + "|" + f["seen"] + "|" + f["fix"]); break
+else:
+    print("absent")' "$1"
+}
+module=$NSESS_BUILDDIR/.libs/pam_nsession.so
+printf 'session required %s engine=%s join=open\n' "$module" "$NSESS_ENGINE" >/etc/pam.d/nsedoc-engine
+got=$("$NSESSION" doctor --json "${POL[@]}" | pam_svc nsedoc-engine)
+check_eq "engine= naming the built nsession-engine: ok" "ok" "${got%%|*}"
+cp "$NSESS_ENGINE" "$workdir/engine-gw"
+chmod 775 "$workdir/engine-gw"
+printf 'session required %s engine=%s join=open\n' "$module" "$workdir/engine-gw" >/etc/pam.d/nsedoc-engine
+got=$("$NSESSION" doctor --json "${POL[@]}" | pam_svc nsedoc-engine)
+check_eq "engine= naming a group-writable program: fail" "fail" "${got%%|*}"
+check_contains "engine= group-writable: the mode is named" "mode 0775" "$got"
+check_contains "engine= group-writable: the fix names the line" "point engine= at nsedoc-engine:1" "$got"
+printf 'session required %s engine=%s join=open\n' "$module" "$workdir/none" >/etc/pam.d/nsedoc-engine
+got=$("$NSESSION" doctor --json "${POL[@]}" | pam_svc nsedoc-engine)
+check_eq "engine= naming a missing program: fail" "fail" "${got%%|*}"
+check_contains "engine= missing: says so" "No such file or directory" "$got"
+rm -f /etc/pam.d/nsedoc-engine
 
 # ---- a helper without its setuid bit ---------------------------------------------------------
 cp /usr/bin/newuidmap "$workdir/newuidmap"

@@ -622,7 +622,10 @@ Test(doctor, pam_stacks)
 	expect_status(fs, "pam_service", "missing: ", NSESS_FAIL);
 	expect_status(fs, "pam_service", "missing-opt: ", NSESS_WARN);
 	expect_has(find(fs, "pam_service", "missing-opt: ")->seen, "NOT sandboxed");
+	/* engine= is an option of the module (the program is checked on the real machine only) */
+	expect_status(fs, "pam_service", "engine-arg: ", NSESS_OK);
 	expect_status(fs, "pam_service", "badopt: ", NSESS_FAIL);
+	expect_has(find(fs, "pam_service", "badopt: ")->fix, "engine=/ABSOLUTE/PATH");
 	expect_has(find(fs, "pam_service", "badopt: ")->seen, "foo=bar");
 	expect_status(fs, "pam_service", "looper: ", NSESS_WARN);
 	expect_status(fs, "pam_systemd", "gdm-ns", NSESS_WARN);
