@@ -570,6 +570,26 @@ check_contains "malformed subuid (su -l): the line says cause; fix" "; " "${line
 check_eq "malformed subuid (su -l): logged once, as an error" "1" "$(module_errors "$mark" | grep -c "/etc/subuid:$bad_line")"
 check_gone "malformed subuid (su -l)" "" "$base" "$U"
 
+# ---- 4c. engine= naming a program others may change fails closed (su -l) -------
+cp "$NSESS_ENGINE" "$wd/engine-gw"
+chmod 775 "$wd/engine-gw"
+good_engine=$NSESS_ENGINE
+NSESS_ENGINE=$wd/engine-gw
+mark=$(syslog_mark)
+pw_services "$POL_NOLOOP"
+NSESS_ENGINE=$good_engine
+base=$(state_list)
+out=$(timeout 30 "${PW[@]}" su -l "$U" -c 'echo COMMAND-RAN' 2>&1)
+rc=$?
+pw_services "$POL_NOLOOP"
+if [ "$rc" != 0 ]; then ok "group-writable engine= (su -l): the login fails"; else
+	not_ok "group-writable engine= (su -l): the login fails" "exit $rc" "output: $out"; fi
+check_not_contains "group-writable engine= (su -l): the command did not run" "COMMAND-RAN" "$out"
+lines=$(module_errors "$mark")
+check_contains "group-writable engine= (su -l): syslog names the program" "$wd/engine-gw" "$lines"
+check_contains "group-writable engine= (su -l): syslog names the fix" "chmod go-w" "$lines"
+check_gone "group-writable engine= (su -l)" "" "$base" "$U"
+
 # ---- 3. a real sshd ------------------------------------------------------------
 sshdir=$wd/sshd
 mkdir "$sshdir"
