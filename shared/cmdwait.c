@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -70,18 +71,38 @@ void nsess_cmdwait_on_sync(struct nsess_cmdwait *w)
 	w->sync = -1;
 }
 
+static long long cmdwait_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int nsess_cmdwait_loop(struct nsess_cmdwait *w)
 {
+	long long deadline = w->tap >= 0 && w->idle_ms >= 0 ? cmdwait_now_ms() + w->idle_ms : -1;
+
 	while (!w->exited) {
 		struct nsess_proc *eng = w->engine_proc;
-		struct pollfd p[4] = {
+		/* a command whose exec failed is ending: no engine for it */
+		bool lazy = w->tap >= 0 && !w->exec_failed;
+		struct pollfd p[5] = {
 			{ .fd = w->sigfd, .events = POLLIN },
 			{ .fd = w->cmd->pidfd, .events = POLLIN },
 			{ .fd = eng && eng->pidfd >= 0 ? eng->pidfd : -1, .events = POLLIN },
 			{ .fd = w->sync, .events = POLLIN },
+			{ .fd = lazy ? w->tap : -1, .events = POLLIN },
 		};
+		int timeout = -1, n;
 
-		if (poll(p, 4, -1) < 0) {
+		if (lazy && deadline >= 0) {
+			long long left = deadline - cmdwait_now_ms();
+
+			timeout = left > 0 ? (int)left : 0;
+		}
+		n = poll(p, 5, timeout);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -102,8 +123,15 @@ int nsess_cmdwait_loop(struct nsess_cmdwait *w)
 				  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 			nsess_proc_close(eng);
 		}
-		if (p[1].revents)
+		if (p[1].revents) {
 			w->exited = true;
+			break;
+		}
+		if (lazy && (p[4].revents || n == 0)) {
+			w->net_wanted = true;
+			w->net_why = p[4].revents ? "the session's first frame" : "the idle timer";
+			break;
+		}
 	}
 	return 0;
 }

@@ -23,6 +23,15 @@ struct nsess_cmdwait {
 	char exec_msg[NSESS_SYNC_TEXT_MAX + 64];
 	struct nsess_proc *engine_proc; /* root path: the engine process, to notice its death */
 	const struct nsess_log *log;
+	/*
+	 * A rootless session whose engine is not started yet: the loop also
+	 * returns, with @net_wanted set and @net_why saying why, when @tap
+	 * (>= 0) has a frame or @idle_ms have passed since the loop began.
+	 */
+	int tap;
+	int idle_ms;
+	bool net_wanted;
+	const char *net_why;
 };
 
 /**
@@ -38,7 +47,8 @@ int nsess_cmdwait_signals_block(sigset_t *old, int *sigfd);
  * the signalfd, the command's pidfd, the engine process's pidfd (when
  * @w->engine_proc is set) and the socket. nsession-engine polls these fds
  * in its own loop and calls the two handlers below instead.
- * Return: 0 or -errno from poll().
+ * Set @w->tap to -1 unless the engine is to be started later (see above).
+ * Return: 0 (the command exited, or @w->net_wanted) or -errno from poll().
  */
 int nsess_cmdwait_loop(struct nsess_cmdwait *w);
 

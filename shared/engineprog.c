@@ -104,9 +104,10 @@ int nsess_engine_args_parse(int argc, const char *const argv[], struct nsess_eng
 		return nsess_error_set(e, EINVAL, "--session takes --tap, --lifeline, --holder, "
 				       "--ready and --plan, all of them, and no other fd");
 	if (!h.session && (h.lifeline >= 0 || h.holder_pidfd >= 0 || h.ready >= 0 || h.tap < 0 ||
-			   h.cmd_pidfd < 0 || h.sync < 0 || h.sigfd < 0 || plan < 0))
-		return nsess_error_set(e, EINVAL, "--tap, --cmd, --sync, --signals and --plan are "
-				       "all required (--lifeline, --holder, --ready need --session)");
+			   h.cmd_pidfd < 0 || h.sigfd < 0 || plan < 0))
+		return nsess_error_set(e, EINVAL, "--tap, --cmd, --signals and --plan are all "
+				       "required, --sync while the command's exec status is unread "
+				       "(--lifeline, --holder, --ready need --session)");
 	*out = h;
 	*plan_fd = plan;
 	return 0;

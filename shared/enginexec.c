@@ -216,8 +216,10 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 	} else {
 		flag[nfd] = "--cmd";
 		fds[nfd++] = h->cmd_pidfd;
-		flag[nfd] = "--sync";
-		fds[nfd++] = h->sync;
+		if (h->sync >= 0) {
+			flag[nfd] = "--sync";
+			fds[nfd++] = h->sync;
+		}
 		flag[nfd] = "--signals";
 		fds[nfd++] = h->sigfd;
 	}

@@ -25,7 +25,7 @@ struct nsess_engine_handoff {
 	/* rootless: the engine also waits for the command */
 	pid_t cmd_pid;		/* the command (our child) */
 	int cmd_pidfd;
-	int sync;		/* its exec-status socket */
+	int sync;		/* its exec-status socket; -1: the status was read already */
 	int sigfd;		/* signalfd of the forwarded signals (mask stays blocked) */
 	/* root's session */
 	int lifeline;		/* read end: EOF stops the engine */
@@ -34,6 +34,12 @@ struct nsess_engine_handoff {
 	const struct nsess_bpf *bpf;	/* the engine's seccomp program, or NULL */
 	bool verbose;
 };
+
+/*
+ * A rootless session starts its engine at the first frame from the session
+ * or after this long, whichever comes first (see session_run_rootless()).
+ */
+#define NSESS_ENGINE_IDLE_MS 25
 
 /* The plan's message on the --plan pipe; magic (0) and version (8) stay put. */
 #define NSESS_ENGINE_MAGIC "NSESSENG"

@@ -382,6 +382,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	struct nsess_user u;
 	struct nsess_map_request mreq;
 	sigset_t oldmask;
+	char prog[PATH_MAX];
 	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
 
@@ -461,41 +462,68 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	if (r < 0)
 		goto fail_child;
 	if (o->net.mode == NSESS_NET_SLIRP) {
-		char prog[PATH_MAX];
-		struct nsess_engine_handoff h = {
-			.plan = &o->net,
-			.tap = tap,
-			.cmd_pid = child.pid,
-			.cmd_pidfd = child.pidfd,
-			.sync = sv[0],
-			.sigfd = sigfd,
-			.bpf = bpf,
-			.verbose = log && log->max_prio >= LOG_DEBUG,
-		};
-
-		/*
-		 * This process becomes the engine; the call returns only when
-		 * nsession-engine could not be started, and then the session
-		 * cannot have its network: fail closed.
-		 */
 		r = nsess_engine_program_path(prog, sizeof(prog));
-		if (r == 0)
-			r = nsess_engine_exec(prog, &h, &e);
-		else
+		if (r < 0) {
 			nsess_error_set(&e, -r, "%s: nsession-engine is not installed (%s); "
 					"reinstall nsession, or run with --net=none",
 					nsess_stage_name(NSESS_STAGE_ENGINE), NSESS_ENGINE_PROGRAM);
-		goto fail_child;
+			goto fail_child;
+		}
 	}
-	/* no engine (--net=none, --net=host): a plain wait */
+	/*
+	 * Wait for the command here first: with no engine at all (--net=none,
+	 * --net=host), and in a session with a network until it has its first
+	 * frame or NSESS_ENGINE_IDLE_MS have passed. A command that ends
+	 * sooner (ip route, true, a build step that never connects) never pays
+	 * for starting the engine; one that runs longer gets it after the
+	 * timer, and a first packet waits for it once (frames queue in the
+	 * TAP meanwhile). Published ports need the engine's listeners from
+	 * the start, so with --publish it starts at once.
+	 */
 	{
-		struct nsess_cmdwait w = { .cmd = &child, .sigfd = sigfd, .sync = sv[0], .log = log };
+		bool lazy = o->net.mode == NSESS_NET_SLIRP && o->net.n_publish == 0;
+		struct nsess_cmdwait w = { .cmd = &child, .sigfd = sigfd, .sync = sv[0], .log = log,
+					   .tap = lazy ? tap : -1, .idle_ms = NSESS_ENGINE_IDLE_MS };
 
-		r = nsess_cmdwait_loop(&w);
-		if (r < 0)
-			nsess_log(log, LOG_ERR, "waiting for the command failed: %s", strerror(-r));
+		if (o->net.mode != NSESS_NET_SLIRP || lazy) {
+			r = nsess_cmdwait_loop(&w);
+			sv[0] = w.sync; /* -1 once the exec status was read */
+			if (r < 0) {
+				nsess_error_set(&e, -r, "waiting for the command failed: %s",
+						strerror(-r));
+				goto fail_child;
+			}
+		}
+		if (o->net.mode == NSESS_NET_SLIRP && (!lazy || w.net_wanted)) {
+			struct nsess_engine_handoff h = {
+				.plan = &o->net,
+				.tap = tap,
+				.cmd_pid = child.pid,
+				.cmd_pidfd = child.pidfd,
+				.sync = sv[0],
+				.sigfd = sigfd,
+				.bpf = bpf,
+				.verbose = log && log->max_prio >= LOG_DEBUG,
+			};
+
+			if (lazy)
+				nsess_log(log, LOG_DEBUG, "starting the network engine: %s", w.net_why);
+			/*
+			 * This process becomes the engine; the call returns only
+			 * when nsession-engine could not be started, and then the
+			 * session cannot have its network: fail closed.
+			 */
+			r = nsess_engine_exec(prog, &h, &e);
+			goto fail_child;
+		}
+		if (o->net.mode == NSESS_NET_SLIRP)
+			nsess_log(log, LOG_DEBUG, "the command ended before its session used the "
+				  "network: no engine was started");
 		*exit_code = nsess_cmdwait_finish(&w, log);
+		sv[0] = -1;
 	}
+	if (tap >= 0)
+		close(tap);
 	nsess_proc_close(&child);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -959,7 +987,7 @@ static int session_run_as_user(const struct nsess_run_opts *o, const struct nses
 	close(sv[1]);
 	sv[1] = -1;
 	w = (struct nsess_cmdwait){ .cmd = &cmd, .sigfd = sigfd, .sync = sv[0], .log = log,
-				   .engine_proc = &s.engine };
+				   .engine_proc = &s.engine, .tap = -1 };
 	sv[0] = -1;
 	r = nsess_cmdwait_loop(&w);
 	*exit_code = nsess_cmdwait_finish(&w, log);

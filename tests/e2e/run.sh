@@ -141,6 +141,25 @@ kill -TERM "${np:-$sub}"
 wait $sub
 check_eq "nsession-engine forwards SIGTERM: exit 143" "143" "$?"
 
+# ---- the engine starts with the session's first frame, or after 25 ms -------
+# (IPv4 only below: the kernel's own IPv6 frames would start it within ~10 ms)
+out=$(as_user "$E2E_USER" "$NSESSION" run -v --no-ipv6 -- sh -c 'sleep 0.5; echo PARENT=$(cat /proc/$PPID/comm)' 2>&1)
+check_contains "idle session: the engine starts on its timer" "starting the network engine: the idle timer" "$out"
+check_eq "idle session: the lean engine serves it from then on" "PARENT=nsession-engine" "$(grep -m 1 '^PARENT=' <<<"$out")"
+out=$(as_user "$E2E_USER" "$NSESSION" run -v --no-ipv6 --allow-host-loopback -- bash -c "$probe" 2>&1)
+check_contains "a first connection starts the engine" "starting the network engine: the session's first frame" "$out"
+check_contains "a first connection goes through at once" "hello-from-host" "$out"
+n=0
+for _ in 1 2 3; do
+	as_user "$E2E_USER" "$NSESSION" run -v --no-ipv6 -- true 2>&1 | grep -q "no engine was started" && n=$((n + 1))
+done
+check_eq "a command that ends at once never starts the engine (in 1 of 3 runs at least)" "yes" "$([ "$n" -ge 1 ] && echo yes || echo "no: $n of 3")"
+out=$(as_user "$E2E_USER" "$NSESSION" run -v --no-ipv6 -- sh -c 'exit 7' 2>&1)
+check_eq "without an engine: the command's exit code is nsession's" "7" "$?"
+out=$(as_user "$E2E_USER" "$NSESSION" run -v --no-ipv6 --publish 127.0.0.1:$((20000 + RANDOM % 20000)):8080 -- true 2>&1)
+check_not_contains "--publish: the engine starts at once (its listeners are the ports)" "no engine was started" "$out"
+check_not_contains "--publish: not deferred" "starting the network engine:" "$out"
+
 # Without nsession-engine beside it (and none installed), a session with a
 # network cannot start: nsession fails closed, names what is missing, and
 # leaves no process behind; --net=none needs no engine and still runs.

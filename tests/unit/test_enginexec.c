@@ -38,6 +38,21 @@ Test(enginexec, args_good)
 	cr_expect_null(h.plan);
 }
 
+/* started after the command's exec status was read: no --sync */
+Test(enginexec, args_without_sync)
+{
+	const char *argv[] = { "nsession-engine", "--tap", "3", "--cmd", "4242:4", "--signals", "6",
+			       "--plan", "7", NULL };
+	struct nsess_engine_handoff h;
+	struct nsess_error e = { 0 };
+	int plan = -1;
+
+	cr_assert_eq(nsess_engine_args_parse(ARGC(argv), argv, &h, &plan, &e), 0, "%s", e.msg);
+	cr_expect_eq(h.sync, -1);
+	cr_expect_eq(h.sigfd, 6);
+	cr_expect(!h.session);
+}
+
 Test(enginexec, args_session)
 {
 	const char *argv[] = { "nsession-engine", "--session", "--tap", "3", "--lifeline", "4",
@@ -230,9 +245,10 @@ Test(enginexec, program_refuses_bad_args)
 	cr_redirect_stderr();
 	cr_expect_eq(nsess_engine_program_main(ARGC(argv), argv), 125);
 	fflush(stderr);
-	cr_expect_stderr_eq_str("nsession: error: nsession-engine: --tap, --cmd, --sync, --signals "
-				"and --plan are all required (--lifeline, --holder, --ready need "
-				"--session) (nsession run starts it; it is not run by hand)\n");
+	cr_expect_stderr_eq_str("nsession: error: nsession-engine: --tap, --cmd, --signals and "
+				"--plan are all required, --sync while the command's exec status is "
+				"unread (--lifeline, --holder, --ready need --session) (nsession run "
+				"starts it; it is not run by hand)\n");
 }
 
 /* engine= of pam_nsession: only a root-owned program nobody else may change */
