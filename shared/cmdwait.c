@@ -127,7 +127,8 @@ int nsess_cmdwait_loop(struct nsess_cmdwait *w)
 			w->exited = true;
 			break;
 		}
-		if (lazy && (p[4].revents || n == 0)) {
+		/* an exec error read just now stays here: the command is ending */
+		if (lazy && !w->exec_failed && (p[4].revents || n == 0)) {
 			w->net_wanted = true;
 			w->net_why = p[4].revents ? "the session's first frame" : "the idle timer";
 			break;
