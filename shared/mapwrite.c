@@ -135,7 +135,7 @@ static void mapwrite_helper_setgroups(const struct nsess_proc *target,
  * Helpers get the child's pid (they are given nothing else). What is still
  * missing of the two maps is written at the same time: newuidmap and
  * newgidmap write different files and are independent, and each costs a
- * fork, a setuid exec and its reading of the subid files (about 1 ms each,
+ * spawn, a setuid exec and its reading of the subid files (about 5 ms each,
  * measured), which were a visible part of a session's startup in a row.
  */
 static int mapwrite_helpers(const struct nsess_map_request *req, const struct nsess_proc *target,

@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -29,22 +31,16 @@ static int spawn_pidfd_open(pid_t pid)
 	return r < 0 ? -errno : (int)r;
 }
 
-int nsess_fork(struct nsess_proc *out)
+/*
+ * Handles on a child that is ours and not yet reaped: its pid cannot have
+ * been reused, so both name it. pidfd_open gives close-on-exec fds by
+ * definition. On failure the child is killed and reaped.
+ */
+static int spawn_adopt(pid_t pid, struct nsess_proc *out)
 {
 	char path[32];
-	pid_t pid;
 	int pidfd, procfd;
 
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0)
-		return 0;
-	/*
-	 * The child is ours and not yet reaped, so its pid cannot have been
-	 * reused: both handles below are guaranteed to name it. pidfd_open
-	 * gives close-on-exec fds by definition.
-	 */
 	pidfd = spawn_pidfd_open(pid);
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -62,7 +58,21 @@ int nsess_fork(struct nsess_proc *out)
 	out->pid = pid;
 	out->pidfd = pidfd;
 	out->procfd = procfd;
-	return 1;
+	return 0;
+}
+
+int nsess_fork(struct nsess_proc *out)
+{
+	pid_t pid;
+	int r;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		return 0;
+	r = spawn_adopt(pid, out);
+	return r < 0 ? r : 1;
 }
 
 void nsess_proc_close(struct nsess_proc *p)
@@ -202,12 +212,25 @@ void nsess_close_all_but(const int *keep, size_t n)
 	}
 }
 
+/*
+ * The helper is started with posix_spawn(): glibc runs it from a vfork-style
+ * child sharing our memory, so nothing of this process is copied (a fork of
+ * a PAM host or of nsession copies its page tables first, the larger part of
+ * a millisecond here, and then pays copy-on-write faults in both). The file
+ * actions give it /dev/null as stdin, the pipe as stdout and stderr, and no
+ * other fd; the signal mask and dispositions are reset, since the caller
+ * may have signals blocked for its signalfd.
+ */
 int nsess_helper_start(char *const argv[], struct nsess_helper *h)
 {
 	static char env_path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	static char env_lc[] = "LC_ALL=C";
 	char *const env[] = { env_path, env_lc, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
 	int pipefd[2], r;
+	pid_t pid;
 
 	h->proc = (struct nsess_proc)NSESS_PROC_INIT;
 	h->out_fd = -1;
@@ -215,24 +238,47 @@ int nsess_helper_start(char *const argv[], struct nsess_helper *h)
 		return -EINVAL;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	r = nsess_fork(&h->proc);
-	if (r < 0) {
+	sigemptyset(&none);
+	sigfillset(&all);
+	r = posix_spawn_file_actions_init(&fa);
+	if (r == 0) {
+		r = posix_spawnattr_init(&attr);
+		if (r != 0)
+			posix_spawn_file_actions_destroy(&fa);
+	}
+	if (r != 0) {
 		close(pipefd[0]);
 		close(pipefd[1]);
+		return -r;
+	}
+	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&attr, &none);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(&attr, &all);
+	if (r == 0)
+		r = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		/* the exec failed: as the exit codes 127 and 126 would say */
+		return r == ENOENT ? -ENOENT : r == ENOMEM || r == EAGAIN ? -r : -EACCES;
+	}
+	r = spawn_adopt(pid, &h->proc);
+	if (r < 0) {
+		close(pipefd[0]);
 		return r;
 	}
-	if (r == 0) {
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		/* async-signal-safe only from here: we may be inside a PAM host */
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(pipefd[1], 1) < 0 ||
-		    dup2(pipefd[1], 2) < 0)
-			_exit(126);
-		nsess_close_inherited(3);
-		execve(argv[0], argv, env);
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	close(pipefd[1]);
 	h->out_fd = pipefd[0];
 	return 0;
 }
