@@ -30,12 +30,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +177,74 @@ int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e)
 	 * effort: without it the session works and only its exit is slower.
 	 */
 	(void)ioctl(fd, TUNSETPERSIST, 1);
+	*fd_out = TAKE_FD(fd);
+	return 0;
+}
+
+/*
+ * The wake filter, on Ethernet frames leaving the session (offsets from the
+ * start of the Ethernet header): IGMP (IPv4 protocol 2); ICMPv6 MLD reports
+ * and done messages (143, 131, 132), bare or behind the 8-byte hop-by-hop
+ * header with the router alert they normally carry; neighbour solicitations
+ * from the unspecified address (duplicate address detection). Those return
+ * 0, not queued; everything else returns 1, one byte queued. A frame too
+ * short for a load is not queued either (the kernel ends the program with 0).
+ */
+#define WAKE_DROP 27
+#define WAKE_KEEP 28
+#define WAKE_J(k, at, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t) - (at) - 1, (f) - (at) - 1)
+static const struct sock_filter netconf_wake_prog[] = {
+	/* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+	/* 1 */ WAKE_J(ETH_P_IPV6, 1, 5, 2),
+	/* 2 */ WAKE_J(ETH_P_IP, 2, 3, WAKE_KEEP),
+	/* 3 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 9),
+	/* 4 */ WAKE_J(2, 4, WAKE_DROP, WAKE_KEEP),
+	/* 5 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 6),
+	/* 6 */ WAKE_J(58, 6, 14, 7),
+	/* 7 */ WAKE_J(0, 7, 8, WAKE_KEEP),
+	/* 8 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 40 + 1),
+	/* 9 */ WAKE_J(0, 9, 10, WAKE_KEEP),
+	/* 10 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 40),
+	/* 11 */ WAKE_J(58, 11, 12, WAKE_KEEP),
+	/* 12 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 40 + 8),
+	/* 13 */ BPF_STMT(BPF_JMP | BPF_JA, 1),
+	/* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 40),
+	/* 15 */ WAKE_J(143, 15, WAKE_DROP, 16),
+	/* 16 */ WAKE_J(131, 16, WAKE_DROP, 17),
+	/* 17 */ WAKE_J(132, 17, WAKE_DROP, 18),
+	/* 18 */ WAKE_J(135, 18, 19, WAKE_KEEP),
+	/* 19 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 14 + 8),
+	/* 20 */ WAKE_J(0, 20, 21, WAKE_KEEP),
+	/* 21 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 14 + 12),
+	/* 22 */ WAKE_J(0, 22, 23, WAKE_KEEP),
+	/* 23 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 14 + 16),
+	/* 24 */ WAKE_J(0, 24, 25, WAKE_KEEP),
+	/* 25 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 14 + 20),
+	/* 26 */ WAKE_J(0, 26, WAKE_DROP, WAKE_KEEP),
+	/* 27 */ BPF_STMT(BPF_RET | BPF_K, 0),
+	/* 28 */ BPF_STMT(BPF_RET | BPF_K, 1),
+};
+#undef WAKE_J
+
+int nsess_tap_wake_open(const char *ifname, int *fd_out)
+{
+	struct sock_fprog prog = {
+		.len = NSESS_ARRAY_SIZE(netconf_wake_prog),
+		.filter = (struct sock_filter *)netconf_wake_prog,
+	};
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	_cleanup_close_ int fd = -1;
+
+	sll.sll_ifindex = (int)if_nametoindex(ifname);
+	if (sll.sll_ifindex == 0)
+		return -errno;
+	/* protocol 0: nothing is queued until the filter is on and it is bound */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
 	*fd_out = TAKE_FD(fd);
 	return 0;
 }

@@ -33,6 +33,23 @@ int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e);
 int nsess_tap_verify(int fd, char *ifname_out);
 
 /**
+ * nsess_tap_wake_open() - a socket that becomes readable at the first frame
+ * the session sends that needs the engine
+ * @ifname: the TAP, in the current netns
+ * @fd_out: an AF_PACKET socket bound to @ifname (O_CLOEXEC, O_NONBLOCK),
+ *          written on success
+ *
+ * The kernel's own housekeeping when the link comes up (MLD reports, IGMP
+ * reports, duplicate address detection from ::) passes its filter without
+ * being queued: none of it needs an answer, and libslirp gives none. Any
+ * other frame is queued (one byte of it), which is what a lazy start waits
+ * for. Needs CAP_NET_RAW in the namespace's user namespace.
+ *
+ * Return: 0 or -errno.
+ */
+int nsess_tap_wake_open(const char *ifname, int *fd_out);
+
+/**
  * nsess_netconf_apply() - bring the plan up in the current netns
  * @p: a validated plan
  * @e: which step failed, with the libnl/errno text

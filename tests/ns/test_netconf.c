@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -580,6 +581,90 @@ static int child_tap_verify(void *arg, char *msg, size_t len)
 	close(tun);
 	close(raw);
 	return 0;
+}
+
+/* ---- the wake socket of a lazily started engine --------------------------- */
+
+/* Is @f (an Ethernet frame) link-up chatter: an MLD report or a DAD probe? */
+static bool frame_is_chatter(const unsigned char *f, size_t n)
+{
+	static const unsigned char unspec[16];
+
+	if (n < 63 || f[12] != 0x86 || f[13] != 0xdd)
+		return false;
+	if (f[20] == 0 && f[54] == 58 && f[55] == 0)
+		return f[62] == 143 || f[62] == 131;
+	return f[20] == 58 && f[54] == 135 && memcmp(f + 22, unspec, 16) == 0;
+}
+
+static int child_wake_socket(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct sockaddr_in dns = { .sin_family = AF_INET, .sin_port = htons(53) };
+	static unsigned char frame[65536];
+	struct pollfd pw;
+	int tap, wake, udp, r, frames = 0, chatter = 0;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	if (!ipv6_in_kernel()) {
+		snprintf(msg, len, "the kernel has no IPv6: no link-up chatter to filter");
+		return CHILD_SKIP;
+	}
+	nsess_netplan_defaults(&p);
+	r = nsess_tap_create(p.ifname, &tap, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "apply: %d %s", r, e.msg);
+	/* as in a session: opened once the link is up */
+	r = nsess_tap_wake_open(p.ifname, &wake);
+	CHECK(r == 0, "tap_wake_open: %s", strerror(-r));
+	CHECK(fcntl(wake, F_GETFD) & FD_CLOEXEC, "the wake socket is not close-on-exec");
+	/* what was queued before it existed never passed its filter */
+	while (read(tap, frame, sizeof(frame)) > 0)
+		;
+
+	/* the kernel's MLD reports and DAD probes go on for a few seconds */
+	for (int waited = 0; chatter == 0 && waited < 4000; waited += 50) {
+		struct pollfd pt = { .fd = tap, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pt, 1, 50) <= 0)
+			continue;
+		while ((n = read(tap, frame, sizeof(frame))) > 0) {
+			frames++;
+			chatter += frame_is_chatter(frame, (size_t)n);
+		}
+	}
+	CHECK(chatter > 0, "no MLD report or DAD probe reached the TAP in 4 s (%d frames)",
+	      frames);
+	pw = (struct pollfd){ .fd = wake, .events = POLLIN };
+	CHECK(poll(&pw, 1, 0) == 0, "the wake socket is readable after %d frame(s) of "
+	      "link-up chatter (%d in all): the engine would start for nothing", chatter, frames);
+
+	/* the first datagram the session sends is what wakes it */
+	inet_pton(AF_INET, "10.0.2.3", &dns.sin_addr);
+	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(udp >= 0, "socket: %s", strerror(errno));
+	CHECK(sendto(udp, "q", 1, 0, (struct sockaddr *)&dns, sizeof(dns)) == 1, "sendto: %s",
+	      strerror(errno));
+	CHECK(poll(&pw, 1, 2000) == 1 && (pw.revents & POLLIN),
+	      "a DNS query to 10.0.2.3 did not make the wake socket readable");
+	CHECK(recv(wake, frame, sizeof(frame), 0) == 1, "more than one byte of the frame queued");
+	CHECK(read(tap, frame, sizeof(frame)) > 42, "the query is not on the TAP for the engine");
+	close(udp);
+	close(wake);
+	close(tap);
+	return 0;
+}
+
+Test(netconf, wake_socket_ignores_link_up_chatter)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_wake_socket, NULL);
 }
 
 Test(netconf, tap_verify)
