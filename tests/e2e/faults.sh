@@ -113,12 +113,23 @@ for who in rootless root; do
 		name="$who NSESS_FAULT=$step"
 		m0=$(mounts) t0=$(host_taps) r0=$(records)
 		env=(env NSESS_FAULT="$step" NSESS_FAULT_TAG="$TAG" "${SAN_ENV[@]}")
+		# A rootless run starts its engine lazily: a command as short as
+		# true ends before it would start. The engine step needs one that
+		# outlives the idle timer; the failed engine must end it at once.
+		cmd=(true)
+		[ "$who" = rootless ] && [ "$step" = engine ] && cmd=(sleep 20)
+		t_start=$(date +%s%N)
 		if [ "$who" = rootless ]; then
-			(cd / && as_user "$U" "${env[@]}" timeout 30 "$NSESSION" run -- true) 2>"$wd/err"
+			(cd / && as_user "$U" "${env[@]}" timeout 30 "$NSESSION" run -- "${cmd[@]}") 2>"$wd/err"
 		else
-			(cd / && "${env[@]}" timeout 30 "$NSESSION" run --user "$U" -- true) 2>"$wd/err"
+			(cd / && "${env[@]}" timeout 30 "$NSESSION" run --user "$U" -- "${cmd[@]}") 2>"$wd/err"
 		fi
 		rc=$?
+		t_ms=$((($(date +%s%N) - t_start) / 1000000))
+		if [ "${cmd[0]}" = sleep ]; then
+			check_eq "$name: the command is ended with the session, not waited for (${t_ms} ms)" \
+				yes "$([ "$t_ms" -lt 10000 ] && echo yes || echo no)"
+		fi
 		err=$(cat "$wd/err")
 		want=125
 		[ "$step" = exec ] && want=127
