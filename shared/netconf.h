@@ -33,21 +33,20 @@ int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e);
 int nsess_tap_verify(int fd, char *ifname_out);
 
 /**
- * nsess_tap_wake_open() - a socket that becomes readable at the first frame
- * the session sends that needs the engine
- * @ifname: the TAP, in the current netns
- * @fd_out: an AF_PACKET socket bound to @ifname (O_CLOEXEC, O_NONBLOCK),
- *          written on success
+ * nsess_tap_quiet() - drop the kernel's link-up chatter at the TAP
+ * @fd: a TAP queue
  *
- * The kernel's own housekeeping when the link comes up (MLD reports, IGMP
- * reports, duplicate address detection from ::) passes its filter without
- * being queued: none of it needs an answer, and libslirp gives none. Any
- * other frame is queued (one byte of it), which is what a lazy start waits
- * for. Needs CAP_NET_RAW in the namespace's user namespace.
+ * Attaches a socket filter to the TAP (TUNATTACHFILTER) that drops what the
+ * kernel sends on its own when the link comes up (MLD reports and done
+ * messages, IGMP reports, duplicate address detection from ::): none of it
+ * needs an answer, and libslirp gives none. Every other frame is queued
+ * whole. A TAP that becomes readable then means the session sent something
+ * the engine must see, which is what a lazy engine start waits for. Call it
+ * before the link comes up; the filter stays for the TAP's life.
  *
  * Return: 0 or -errno.
  */
-int nsess_tap_wake_open(const char *ifname, int *fd_out);
+int nsess_tap_quiet(int fd);
 
 /**
  * nsess_netconf_apply() - bring the plan up in the current netns

@@ -131,7 +131,7 @@ struct session_setup {
 	int sock;
 	const struct nsess_netplan *plan;
 	bool holder;	/* created by root: host kuid 0, unmapped inside */
-	bool want_wake;	/* send a wake socket for a lazily started engine */
+	bool quiet_tap;	/* filter link-up chatter: the parent waits on the TAP */
 	uint32_t inside_uid;
 	uint32_t inside_gid;
 };
@@ -182,6 +182,15 @@ static int session_setup_net(struct session_setup *st, int *tap, int *stage,
 			r = nsess_tap_create(st->plan->ifname, tap, e);
 		if (r < 0)
 			return r;
+		/*
+		 * A rootless parent starts the engine lazily, when the TAP has
+		 * a frame for it; the filter, on before the link comes up, keeps
+		 * the kernel's own chatter from counting. Best effort: without
+		 * it the engine starts at that chatter, as it would in a root
+		 * session, and the session is only slower to end.
+		 */
+		if (st->quiet_tap)
+			(void)nsess_tap_quiet(*tap);
 	}
 	if (st->plan->mode != NSESS_NET_HOST) {
 		*stage = NSESS_STAGE_NET;
@@ -252,20 +261,6 @@ static int session_setup_child(struct session_setup *st)
 		nsess_sync_send(st->sock, NSESS_SYNC_ERROR, NSESS_STAGE_MOUNTS, -r, -1, "%s", e.msg);
 		return r;
 	}
-	/*
-	 * A rootless parent starts the engine lazily, at the session's first
-	 * frame that needs it; the wake socket tells it when, without it
-	 * reading (and so taking) frames from the TAP. Without one it watches
-	 * the TAP itself, where the kernel's link-up chatter counts too.
-	 */
-	if (st->want_wake && tap >= 0) {
-		_cleanup_close_ int wake = -1;
-
-		if (nsess_tap_wake_open(st->plan->ifname, &wake) == 0)
-			r = nsess_sync_send(st->sock, NSESS_SYNC_NET_WAKE, 0, 0, wake, NULL);
-		if (r < 0)
-			return r;
-	}
 	return nsess_sync_send(st->sock, NSESS_SYNC_NET_READY, 0, 0, tap, NULL);
 
 fail_userns:
@@ -296,7 +291,7 @@ static void session_log_map(const struct nsess_log *log, const char *what, const
 /* Parent side of the handshake up to NET_READY; logs warnings. */
 static int session_drive_setup(int sock, const struct nsess_proc *child,
 			       const struct nsess_map_request *mreq, struct nsess_map_report *rep,
-			       bool want_tap, int *tap_out, int *wake_out,
+			       bool want_tap, int *tap_out,
 			       const struct nsess_log *log, struct nsess_error *e)
 {
 	struct nsess_sync_msg m;
@@ -327,14 +322,6 @@ static int session_drive_setup(int sock, const struct nsess_proc *child,
 		if (m.type == NSESS_SYNC_WARNING) {
 			nsess_log(log, LOG_WARNING, "%s", m.text);
 			if (fd >= 0)
-				close(fd);
-			fd = -1;
-			continue;
-		}
-		if (m.type == NSESS_SYNC_NET_WAKE) {
-			if (wake_out && *wake_out < 0)
-				*wake_out = fd;
-			else if (fd >= 0)
 				close(fd);
 			fd = -1;
 			continue;
@@ -407,7 +394,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	sigset_t oldmask;
 	char prog[PATH_MAX];
 	pid_t parent;
-	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, wake = -1, r;
+	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
 
 	r = nsess_user_lookup(NULL, getuid(), &u, &e);
 	if (r < 0)
@@ -433,7 +420,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	}
 	if (r == 0) {
 		struct session_setup st = { .sock = sv[1], .plan = &o->net,
-					    .want_wake = o->net.n_publish == 0 };
+					    .quiet_tap = o->net.n_publish == 0 };
 
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		close(sv[0]);
@@ -482,7 +469,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		.newgidmap = o->newgidmap,
 	};
 	r = session_drive_setup(sv[0], &child, &mreq, rep, o->net.mode == NSESS_NET_SLIRP, &tap,
-				&wake, log, &e);
+				log, &e);
 	if (r < 0)
 		goto fail_child;
 	if (o->net.mode == NSESS_NET_SLIRP) {
@@ -507,7 +494,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	{
 		bool lazy = o->net.mode == NSESS_NET_SLIRP && o->net.n_publish == 0;
 		struct nsess_cmdwait w = { .cmd = &child, .sigfd = sigfd, .sync = sv[0], .log = log,
-					   .tap = !lazy ? -1 : wake >= 0 ? wake : tap,
+					   .tap = lazy ? tap : -1,
 					   .idle_ms = NSESS_ENGINE_IDLE_MS };
 
 		if (o->net.mode != NSESS_NET_SLIRP || lazy) {
@@ -533,9 +520,6 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 
 			if (lazy)
 				nsess_log(log, LOG_DEBUG, "starting the network engine: %s", w.net_why);
-			if (wake >= 0)
-				close(wake);
-			wake = -1;
 			/*
 			 * This process becomes the engine; the call returns only
 			 * when nsession-engine could not be started, and then the
@@ -552,8 +536,6 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	}
 	if (tap >= 0)
 		close(tap);
-	if (wake >= 0)
-		close(wake);
 	nsess_proc_close(&child);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -577,8 +559,6 @@ fail:
 		close(sigfd);
 	if (tap >= 0)
 		close(tap);
-	if (wake >= 0)
-		close(wake);
 	free(rep);
 	free(bpf);
 	return r < 0 ? r : -EIO;
@@ -804,7 +784,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 		.newgidmap = o->newgidmap,
 	};
 	r = session_drive_setup(s->holder_sock, &s->holder, &mreq, &s->maps,
-				plan->mode == NSESS_NET_SLIRP, &tap, NULL, log, e);
+				plan->mode == NSESS_NET_SLIRP, &tap, log, e);
 	if (r < 0)
 		goto fail;
 

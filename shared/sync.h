@@ -29,7 +29,6 @@ enum nsess_sync_type {
 	NSESS_SYNC_NET_READY,	 /* child: namespaces set up; carries the TAP fd with --net=slirp */
 	NSESS_SYNC_GO,		 /* parent: go on (exec / hold) */
 	NSESS_SYNC_WARNING,	 /* either side: a non-fatal note to log (text) */
-	NSESS_SYNC_NET_WAKE,	 /* child, before NET_READY: the TAP's wake socket (optional) */
 	NSESS_SYNC_TYPE_MAX
 };
 
