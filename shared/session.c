@@ -399,6 +399,21 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	r = nsess_user_lookup(NULL, getuid(), &u, &e);
 	if (r < 0)
 		goto fail;
+	/*
+	 * The engine is looked for before anything is made: the command starts
+	 * as soon as its namespaces are ready, and one whose engine turned out
+	 * to be missing later would have run (and left its own children) in a
+	 * session that fails.
+	 */
+	if (o->net.mode == NSESS_NET_SLIRP) {
+		r = nsess_engine_program_path(prog, sizeof(prog));
+		if (r < 0) {
+			nsess_error_set(&e, -r, "%s: nsession-engine is not installed (%s); "
+					"reinstall nsession, or run with --net=none",
+					nsess_stage_name(NSESS_STAGE_ENGINE), NSESS_ENGINE_PROGRAM);
+			goto fail;
+		}
+	}
 	r = nsess_sync_pair(sv);
 	if (r < 0) {
 		nsess_error_set(&e, -r, "socketpair: %s", strerror(-r));
@@ -472,15 +487,6 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 				log, &e);
 	if (r < 0)
 		goto fail_child;
-	if (o->net.mode == NSESS_NET_SLIRP) {
-		r = nsess_engine_program_path(prog, sizeof(prog));
-		if (r < 0) {
-			nsess_error_set(&e, -r, "%s: nsession-engine is not installed (%s); "
-					"reinstall nsession, or run with --net=none",
-					nsess_stage_name(NSESS_STAGE_ENGINE), NSESS_ENGINE_PROGRAM);
-			goto fail_child;
-		}
-	}
 	/*
 	 * Wait for the command here first: with no engine at all (--net=none,
 	 * --net=host), and in a session with a network until it has its first

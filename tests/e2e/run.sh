@@ -176,13 +176,17 @@ mkdir -p "$workdir/solo"
 cp "$NSESSION" "$workdir/solo/nsession"
 chmod 755 "$workdir/solo" "$workdir/solo/nsession"
 installed=$(strings -a "$NSESSION" | grep -m 1 '/nsession-engine$' || true)
-out=$(as_user "$E2E_USER" "$workdir/solo/nsession" run --allow-host-loopback -- bash -c "$probe2" 2>&1)
+mkdir -p "$workdir/solo-ran"
+chmod 1777 "$workdir/solo-ran"
+out=$(as_user "$E2E_USER" "$workdir/solo/nsession" run --allow-host-loopback -- bash -c "touch $workdir/solo-ran/ran; $probe2" 2>&1)
 rc=$?
 if [ -n "$installed" ] && [ -x "$installed" ]; then
 	check_eq "no nsession-engine beside nsession: the installed $installed runs" "PARENT=nsession-engine" "$(grep -m 1 '^PARENT=' <<<"$out")"
 else
 	check_eq "no nsession-engine anywhere: exit 125" "125" "$rc"
 	check_not_contains "no nsession-engine anywhere: the command never ran" "PARENT=" "$out"
+	check_eq "no nsession-engine anywhere: the command never started (it is looked for first)" \
+		"" "$(ls "$workdir/solo-ran")"
 	check_contains "no nsession-engine anywhere: the error names what is missing" \
 		"nsession-engine is not installed (${installed:-/})" "$out"
 	check_contains "no nsession-engine anywhere: the error names the way out" "--net=none" "$out"
