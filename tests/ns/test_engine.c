@@ -768,8 +768,9 @@ static void run_loopback(bool allow, int *guest_result, struct host_side **hs_ou
 	*hs_out = hs;
 }
 
-Test(engine, host_loopback_denied_by_default, .timeout = 30)
+Test(engine, host_loopback_denied_by_default)
 {
+	NSESS_TEST_DEADLINE(30);
 	struct host_side *hs;
 	int res;
 
@@ -780,8 +781,9 @@ Test(engine, host_loopback_denied_by_default, .timeout = 30)
 	host_side_free(hs);
 }
 
-Test(engine, host_loopback_allowed, .timeout = 30)
+Test(engine, host_loopback_allowed)
 {
+	NSESS_TEST_DEADLINE(30);
 	struct host_side *hs;
 	int res;
 
@@ -813,8 +815,9 @@ static int guest_serve(void *arg)
 	return exchange_server(guest_listener);
 }
 
-Test(engine, publish_reaches_guest, .timeout = 30)
+Test(engine, publish_reaches_guest)
 {
+	NSESS_TEST_DEADLINE(30);
 	struct nsess_engine_stats st;
 	struct nsess_engine *eng;
 	struct nsess_netplan p;
@@ -936,8 +939,9 @@ static void private_resolv_conf(const char *nameserver)
 	unlink(path); /* the mount keeps the file */
 }
 
-Test(engine, dns_forwarder_answers, .timeout = 30)
+Test(engine, dns_forwarder_answers)
 {
+	NSESS_TEST_DEADLINE(30);
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
 	struct nsess_engine *eng;
 	struct nsess_netplan p;

@@ -520,8 +520,9 @@ static struct nsess_findings *run_hostile_root(const char *root)
 	return run_at(root, "alice", true, NSESS_DOCTOR_SUBID | NSESS_DOCTOR_USER, NULL);
 }
 
-Test(doctor, fifo_subuid_does_not_hang, .timeout = 20)
+Test(doctor, fifo_subuid_does_not_hang)
 {
+	NSESS_TEST_DEADLINE(20);
 	char root[64], path[128];
 	struct nsess_findings *fs;
 
@@ -537,8 +538,9 @@ Test(doctor, fifo_subuid_does_not_hang, .timeout = 20)
 	rm_root(root);
 }
 
-Test(doctor, symlink_subuid_is_not_followed, .timeout = 20)
+Test(doctor, symlink_subuid_is_not_followed)
 {
+	NSESS_TEST_DEADLINE(20);
 	char root[64], path[128], target[128];
 	struct nsess_findings *fs;
 
@@ -556,8 +558,9 @@ Test(doctor, symlink_subuid_is_not_followed, .timeout = 20)
 	rm_root(root);
 }
 
-Test(doctor, huge_subuid_is_bounded, .timeout = 60)
+Test(doctor, huge_subuid_is_bounded)
 {
+	NSESS_TEST_DEADLINE(60);
 	char root[64], path[128], line[64];
 	struct nsess_findings *fs;
 	FILE *f;

@@ -762,8 +762,9 @@ static void write_padded(const char *path, size_t size)
 	cr_assert_eq(chmod(path, 0644), 0);
 }
 
-Test(policy, huge_file, .init = make_tmp, .fini = rm_tmp, .timeout = 30)
+Test(policy, huge_file, .init = make_tmp, .fini = rm_tmp)
 {
+	NSESS_TEST_DEADLINE(30);
 	struct nsess_policy_file *pf = UNTOUCHED;
 	struct nsess_error e = { 0 };
 	struct nsess_policy p;
@@ -812,8 +813,9 @@ Test(policy, load_good_file, .init = make_tmp, .fini = rm_tmp)
 	cr_expect(strncmp(e.msg, want, strlen(want)) == 0, "%s", e.msg);
 }
 
-Test(policy, fifo_refused, .init = make_tmp, .fini = rm_tmp, .timeout = 10)
+Test(policy, fifo_refused, .init = make_tmp, .fini = rm_tmp)
 {
+	NSESS_TEST_DEADLINE(10);
 	struct nsess_policy_file *pf = UNTOUCHED;
 	struct nsess_error e = { 0 };
 	char path[192];

@@ -598,8 +598,9 @@ Test(subid, missing_file)
 
 /* ---- the loader against hostile file types ---------------------------- */
 
-Test(subid, fifo_refused, .init = make_tmp_root, .fini = rm_tmp_root, .timeout = 10)
+Test(subid, fifo_refused, .init = make_tmp_root, .fini = rm_tmp_root)
 {
+	NSESS_TEST_DEADLINE(10);
 	struct nsess_subid_file f = { .n_entries = 99 };
 	struct nsess_error e = { 0 };
 	uint32_t *ids = NULL;
@@ -666,8 +667,9 @@ static void write_padded(const char *path, size_t size)
 	cr_assert_eq(fclose(fp), 0);
 }
 
-Test(subid, huge_file, .init = make_tmp_root, .fini = rm_tmp_root, .timeout = 30)
+Test(subid, huge_file, .init = make_tmp_root, .fini = rm_tmp_root)
 {
+	NSESS_TEST_DEADLINE(30);
 	struct nsess_subid_file f = { 0 };
 	struct nsess_ranges out = { 0 };
 	struct nsess_error e = { 0 };
@@ -691,8 +693,9 @@ Test(subid, huge_file, .init = make_tmp_root, .fini = rm_tmp_root, .timeout = 30
 	nsess_subid_file_free(&f);
 }
 
-Test(subid, too_many_entries, .timeout = 30)
+Test(subid, too_many_entries)
 {
+	NSESS_TEST_DEADLINE(30);
 	size_t cap = (NSESS_SUBID_ENTRIES_MAX + 2) * 24, len = 0;
 	char *buf = malloc(cap);
 	struct nsess_subid_file f = { 0 };
