@@ -34,21 +34,28 @@ static int spawn_pidfd_open(pid_t pid)
 /*
  * Handles on a child that is ours and not yet reaped: its pid cannot have
  * been reused, so both name it. pidfd_open gives close-on-exec fds by
- * definition. On failure the child is killed and reaped.
+ * definition. @want_procfd: also its /proc directory, which only the
+ * namespace children need (their maps and ns files); a helper already runs
+ * setuid root when posix_spawn returns, and /proc mounted hidepid=ptraceable
+ * hides such a process from its caller. On failure the child is killed and
+ * reaped.
  */
-static int spawn_adopt(pid_t pid, struct nsess_proc *out)
+static int spawn_adopt(pid_t pid, bool want_procfd, struct nsess_proc *out)
 {
 	char path[32];
-	int pidfd, procfd;
+	int pidfd, procfd = -1;
 
 	pidfd = spawn_pidfd_open(pid);
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (pidfd < 0 || procfd < 0) {
+	if (pidfd >= 0 && want_procfd) {
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (pidfd < 0 || (want_procfd && procfd < 0)) {
 		int r = pidfd < 0 ? pidfd : -errno;
 
 		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		if (pidfd >= 0)
 			close(pidfd);
 		if (procfd >= 0)
@@ -71,7 +78,7 @@ int nsess_fork(struct nsess_proc *out)
 		return -errno;
 	if (pid == 0)
 		return 0;
-	r = spawn_adopt(pid, out);
+	r = spawn_adopt(pid, true, out);
 	return r < 0 ? r : 1;
 }
 
@@ -256,8 +263,11 @@ int nsess_helper_start(char *const argv[], struct nsess_helper *h)
 		r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 	if (r == 0)
 		r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+	/* our fds are close-on-exec already; this also covers a caller's (PAM) */
 	if (r == 0)
 		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	if (r == 0)
 		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (r == 0)
@@ -271,10 +281,25 @@ int nsess_helper_start(char *const argv[], struct nsess_helper *h)
 	close(pipefd[1]);
 	if (r != 0) {
 		close(pipefd[0]);
-		/* the exec failed: as the exit codes 127 and 126 would say */
-		return r == ENOENT ? -ENOENT : r == ENOMEM || r == EAGAIN ? -r : -EACCES;
+		/*
+		 * The exec failed (as the exit codes 127 and 126 would say), or
+		 * a file action or the clone did: those keep their own errno.
+		 */
+		switch (r) {
+		case ENOENT:
+		case ENOTDIR:
+			return -ENOENT;
+		case EACCES:
+		case EPERM:
+		case ENOEXEC:
+		case ETXTBSY:
+		case ELOOP:
+			return -EACCES;
+		default:
+			return -r;
+		}
 	}
-	r = spawn_adopt(pid, &h->proc);
+	r = spawn_adopt(pid, false, &h->proc);
 	if (r < 0) {
 		close(pipefd[0]);
 		return r;

@@ -58,6 +58,30 @@ Test(spawn, helper_results)
 	cr_assert_eq(nsess_run_helper(missing, out, sizeof(out)), -ENOENT);
 }
 
+/* a helper that exists but cannot be executed is told apart from a missing one */
+Test(spawn, helper_not_executable)
+{
+	char dir[] = "/tmp/nsess-spawn-XXXXXX", path[64], out[256];
+	char *argv[] = { path, NULL };
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/newuidmap", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_expect_eq(nsess_run_helper(argv, out, sizeof(out)), -EACCES, "mode 0644");
+	/* executable, but not a program the kernel can run (and no #!) */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "\x7f" "ELF junk", 9), 9);
+	close(fd);
+	chmod(path, 0755);
+	cr_expect_eq(nsess_run_helper(argv, out, sizeof(out)), -EACCES, "not a valid ELF");
+	unlink(path);
+	rmdir(dir);
+}
+
 Test(spawn, helper_sees_no_inherited_fds)
 {
 	char out[1024];
