@@ -345,7 +345,8 @@ int nsess_engine_program_main(int argc, char *argv[])
 	else
 		close(h.tap);
 	if (r < 0) {
-		nsess_proc_kill(&cmd, SIGKILL);
+		/* fail closed: the command and whatever it started already */
+		nsess_proc_kill_userns(&cmd);
 		nsess_proc_wait(&cmd, NULL);
 		nsess_proc_close(&cmd);
 		nsess_log(&log, LOG_ERR, "%s", e.msg);

@@ -550,7 +550,8 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	return 0;
 
 fail_child:
-	nsess_proc_kill(&child, SIGKILL);
+	/* the command may have started, and started others: none may stay */
+	nsess_proc_kill_userns(&child);
 	nsess_proc_wait(&child, NULL);
 	nsess_proc_close(&child);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

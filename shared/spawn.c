@@ -4,7 +4,9 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -12,6 +14,8 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -119,6 +123,113 @@ int nsess_proc_kill(struct nsess_proc *p, int sig)
 	if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
 		return errno == ESRCH ? 0 : -errno;
 	return 0;
+}
+
+/* Is the user namespace @fd (consumed) @want or nested in it? */
+static bool spawn_userns_within(int fd, const struct stat *want)
+{
+	for (int depth = 0; fd >= 0 && depth < 33; depth++) {
+		struct stat st;
+		int parent;
+
+		if (fstat(fd, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino) {
+			close(fd);
+			return true;
+		}
+		/* EPERM above the caller's own namespace: the walk is over */
+		parent = ioctl(fd, NS_GET_PARENT);
+		close(fd);
+		fd = parent;
+	}
+	if (fd >= 0)
+		close(fd);
+	return false;
+}
+
+/* Is /proc/PID (@dirfd) a process that has not exited yet? */
+static bool spawn_alive(int dirfd)
+{
+	char buf[512], *rp;
+	ssize_t n;
+	int fd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold anything, the state follows the last ')' */
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X' && rp[2] != 'x';
+}
+
+/* One pass over /proc: SIGKILL what lives in @want. Return: how many. */
+static int spawn_kill_pass(const struct stat *want)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid();
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		int pidfd, pdir, nsfd;
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		/* the pidfd first: if the pid is reused after this, the signal misses, never strays */
+		pidfd = spawn_pidfd_open((pid_t)pid);
+		if (pidfd < 0)
+			continue;
+		pdir = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		nsfd = pdir < 0 ? -1 : openat(pdir, "ns/user", O_RDONLY | O_CLOEXEC);
+		if (nsfd >= 0 && spawn_userns_within(nsfd, want) && spawn_alive(pdir) &&
+		    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+			n++;
+		if (pdir >= 0)
+			close(pdir);
+		close(pidfd);
+	}
+	closedir(d);
+	return n;
+}
+
+int nsess_proc_kill_userns(struct nsess_proc *p)
+{
+	struct stat want, own;
+	char path[40];
+	int total = 0, pass, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)p->pid);
+	if (p->pidfd < 0 || stat(path, &want) < 0 || stat("/proc/self/ns/user", &own) < 0) {
+		int r = p->pidfd < 0 ? -EBADF : -errno;
+
+		nsess_proc_kill(p, SIGKILL);
+		return r;
+	}
+	/* never a sweep of our own namespace: that would be all of the user's processes */
+	if (want.st_dev == own.st_dev && want.st_ino == own.st_ino) {
+		nsess_proc_kill(p, SIGKILL);
+		return -EINVAL;
+	}
+	/* the namespace is known: the command first, so it forks no more */
+	nsess_proc_kill(p, SIGKILL);
+	for (pass = 0; pass < 100; pass++) {
+		n = spawn_kill_pass(&want);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		total += n;
+		/* let the signalled ones die before looking again */
+		(void)poll(NULL, 0, 1);
+	}
+	return total;
 }
 
 int nsess_exit_code(int status)

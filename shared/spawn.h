@@ -50,6 +50,22 @@ int nsess_proc_wait(struct nsess_proc *p, int *status);
 int nsess_proc_kill(struct nsess_proc *p, int sig);
 
 /**
+ * nsess_proc_kill_userns() - SIGKILL every live process in @p's user
+ * namespace and in the namespaces nested in it
+ * @p: a child of ours, not yet reaped, inside the namespace; killed too
+ *
+ * For a session that fails after its command started: the command's own
+ * children must not live on in namespaces that have no network. The
+ * caller must own the namespace (it made it), which lets it signal every
+ * id mapped in there. Processes are found in /proc and signalled through
+ * pidfds, pass after pass, until one finds none alive (bounded).
+ *
+ * Return: how many processes were signalled, or -errno when @p's
+ * namespace cannot be read (then @p alone is killed).
+ */
+int nsess_proc_kill_userns(struct nsess_proc *p);
+
+/**
  * nsess_exit_code() - a shell-style exit code from a wait status:
  * the exit status, or 128+N when killed by signal N
  */

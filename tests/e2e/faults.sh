@@ -115,9 +115,10 @@ for who in rootless root; do
 		env=(env NSESS_FAULT="$step" NSESS_FAULT_TAG="$TAG" "${SAN_ENV[@]}")
 		# A rootless run starts its engine lazily: a command as short as
 		# true ends before it would start. The engine step needs one that
-		# outlives the idle timer; the failed engine must end it at once.
+		# outlives the idle timer, and has a child of its own: the failed
+		# engine must end both at once.
 		cmd=(true)
-		[ "$who" = rootless ] && [ "$step" = engine ] && cmd=(sleep 20)
+		[ "$who" = rootless ] && [ "$step" = engine ] && cmd=(sh -c 'sleep 20 & sleep 20')
 		t_start=$(date +%s%N)
 		if [ "$who" = rootless ]; then
 			(cd / && as_user "$U" "${env[@]}" timeout 30 "$NSESSION" run -- "${cmd[@]}") 2>"$wd/err"
@@ -126,7 +127,7 @@ for who in rootless root; do
 		fi
 		rc=$?
 		t_ms=$((($(date +%s%N) - t_start) / 1000000))
-		if [ "${cmd[0]}" = sleep ]; then
+		if [ "${cmd[0]}" = sh ]; then
 			check_eq "$name: the command is ended with the session, not waited for (${t_ms} ms)" \
 				yes "$([ "$t_ms" -lt 10000 ] && echo yes || echo no)"
 		fi

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,4 +161,174 @@ Test(spawn, threads_counted)
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st));
 	cr_assert_eq(WEXITSTATUS(st), 12);
+}
+
+/* ---- a failed session's sweep of its user namespace ----------------------- */
+
+/* Is @pid alive (not exited, not a zombie)? */
+static bool pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+/*
+ * The "command": a new user namespace, then an orphaned grandchild (its
+ * parent exits), a child in a nested user namespace, and a plain child;
+ * their pids go up the pipe, then it sleeps.
+ */
+/* A test process that waits to be killed, and ends by itself if it never is. */
+static void idle(void)
+{
+	alarm(20);
+	pause();
+}
+
+/* root's own ids mapped into a fresh user namespace: a nested one needs them */
+static int self_map(void)
+{
+	static const char *const files[][2] = {
+		{ "/proc/self/uid_map", "0 0 1" },
+		{ "/proc/self/setgroups", "deny" },
+		{ "/proc/self/gid_map", "0 0 1" },
+	};
+
+	for (size_t i = 0; i < 3; i++) {
+		int fd = open(files[i][0], O_WRONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : write(fd, files[i][1], strlen(files[i][1]));
+
+		if (fd >= 0)
+			close(fd);
+		if (n < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void sweep_command(int wfd)
+{
+	pid_t pids[3];
+
+	if (unshare(CLONE_NEWUSER) < 0 || self_map() < 0)
+		_exit(10);
+	pids[0] = fork();
+	if (pids[0] == 0) {
+		pid_t g = fork();
+
+		if (g == 0) {
+			idle();
+			_exit(0);
+		}
+		if (write(wfd, &g, sizeof(g)) != sizeof(g))
+			_exit(11);
+		_exit(0); /* g is an orphan now */
+	}
+	waitpid(pids[0], NULL, 0);
+	pids[1] = fork();
+	if (pids[1] == 0) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(12);
+		idle();
+		_exit(0);
+	}
+	pids[2] = fork();
+	if (pids[2] == 0) {
+		idle();
+		_exit(0);
+	}
+	if (write(wfd, &pids[1], 2 * sizeof(pid_t)) != 2 * sizeof(pid_t))
+		_exit(13);
+	close(wfd);
+	idle();
+	_exit(0);
+}
+
+Test(spawn, kill_userns_leaves_nothing_of_the_session)
+{
+	struct nsess_proc cmd = NSESS_PROC_INIT, bystander = NSESS_PROC_INIT;
+	pid_t got[3];
+	int pfd[2], r, status;
+	size_t have = 0;
+
+	NSESS_TEST_NEED_ROOT();
+	NSESS_TEST_DEADLINE(30);
+	/* ours, in our own namespace: the sweep must not touch it */
+	r = nsess_fork(&bystander);
+	cr_assert_geq(r, 0);
+	if (r == 0) {
+		idle();
+		_exit(0);
+	}
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	r = nsess_fork(&cmd);
+	cr_assert_geq(r, 0);
+	if (r == 0) {
+		close(pfd[0]);
+		sweep_command(pfd[1]);
+	}
+	close(pfd[1]);
+	while (have < sizeof(got)) {
+		ssize_t n = read(pfd[0], (char *)got + have, sizeof(got) - have);
+
+		cr_assert_gt(n, 0, "the command did not report its children");
+		have += (size_t)n;
+	}
+	close(pfd[0]);
+	/* the nested one may still be unsharing: wait until it left our namespace */
+	for (int i = 0; i < 200; i++) {
+		char a[64], b[64], pa[64];
+		ssize_t la, lb;
+
+		snprintf(pa, sizeof(pa), "/proc/%d/ns/user", (int)got[1]);
+		la = readlink(pa, a, sizeof(a) - 1);
+		snprintf(pa, sizeof(pa), "/proc/%d/ns/user", (int)cmd.pid);
+		lb = readlink(pa, b, sizeof(b) - 1);
+		if (la > 0 && lb > 0 && (la != lb || memcmp(a, b, (size_t)la) != 0))
+			break;
+		usleep(5000);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert(pid_alive(got[i]), "child %d (pid %d) is not running", i, (int)got[i]);
+
+	r = nsess_proc_kill_userns(&cmd);
+	cr_expect_geq(r, 3, "signalled %d", r);
+	cr_assert_eq(nsess_proc_wait(&cmd, &status), 0);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	nsess_proc_close(&cmd);
+	for (int i = 0; i < 3; i++) {
+		bool alive = true;
+
+		/* the orphan and the nested child are reaped by init: give it a moment */
+		for (int j = 0; j < 200 && (alive = pid_alive(got[i])); j++)
+			usleep(5000);
+		cr_expect(!alive, "child %d (pid %d) outlived the sweep", i, (int)got[i]);
+	}
+	cr_expect(pid_alive(bystander.pid), "a process outside the namespace was killed");
+
+	/* a child still in our own namespace: refused, only the child itself is killed */
+	r = nsess_fork(&cmd);
+	cr_assert_geq(r, 0);
+	if (r == 0) {
+		idle();
+		_exit(0);
+	}
+	cr_expect_eq(nsess_proc_kill_userns(&cmd), -EINVAL);
+	cr_assert_eq(nsess_proc_wait(&cmd, &status), 0);
+	cr_expect(WIFSIGNALED(status));
+	nsess_proc_close(&cmd);
+	cr_expect(pid_alive(bystander.pid), "the refused sweep killed a bystander");
+	nsess_proc_kill(&bystander, SIGKILL);
+	nsess_proc_wait(&bystander, NULL);
+	nsess_proc_close(&bystander);
 }
