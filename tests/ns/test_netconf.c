@@ -262,6 +262,24 @@ static bool ipv6_in_kernel(void)
 	return access("/proc/sys/net/ipv6", F_OK) == 0;
 }
 
+/* A fresh netns with IPv6 in the kernel and the default plan's TAP in it. */
+static int enter_netns_v6_tap(char *msg, size_t len, struct nsess_netplan *p, int *tap)
+{
+	struct nsess_error e = { 0 };
+	int r = enter_netns(msg, len);
+
+	if (r)
+		return r;
+	if (!ipv6_in_kernel()) {
+		snprintf(msg, len, "the kernel has no IPv6");
+		return CHILD_SKIP;
+	}
+	nsess_netplan_defaults(p);
+	r = nsess_tap_create(p->ifname, tap, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	return 0;
+}
+
 /* ---- the full configuration ---------------------------------------------- */
 
 static int child_apply_defaults(void *arg, char *msg, size_t len)
@@ -399,16 +417,9 @@ static int child_apply_ipv6_disabled(void *arg, char *msg, size_t len)
 	int fd, wfd, r;
 
 	(void)arg;
-	r = enter_netns(msg, len);
+	r = enter_netns_v6_tap(msg, len, &p, &fd);
 	if (r)
 		return r;
-	if (!ipv6_in_kernel()) {
-		snprintf(msg, len, "kernel without IPv6");
-		return CHILD_SKIP;
-	}
-	nsess_netplan_defaults(&p);
-	r = nsess_tap_create(p.ifname, &fd, &e);
-	CHECK(r == 0, "tap_create: %s", e.msg);
 	wfd = open("/proc/sys/net/ipv6/conf/tap0/disable_ipv6", O_WRONLY | O_CLOEXEC);
 	CHECK(wfd >= 0 && write(wfd, "1", 1) == 1, "cannot disable IPv6 on tap0");
 	close(wfd);
@@ -626,16 +637,9 @@ static int child_quiet_tap(void *arg, char *msg, size_t len)
 	ssize_t n, seen = 0;
 
 	(void)arg;
-	r = enter_netns(msg, len);
+	r = enter_netns_v6_tap(msg, len, &p, &tap);
 	if (r)
 		return r;
-	if (!ipv6_in_kernel()) {
-		snprintf(msg, len, "the kernel has no IPv6: no link-up chatter to filter");
-		return CHILD_SKIP;
-	}
-	nsess_netplan_defaults(&p);
-	r = nsess_tap_create(p.ifname, &tap, &e);
-	CHECK(r == 0, "tap_create: %s", e.msg);
 	/* as in a session: before the link comes up */
 	r = nsess_tap_quiet(tap);
 	CHECK(r == 0, "tap_quiet: %s", strerror(-r));
