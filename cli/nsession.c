@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,6 +178,12 @@ static int cli_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/*
+	 * SIGCHLD ignored by whoever started us (kept across exec) would have
+	 * the kernel reap our children on exit: their pids could then be
+	 * reused while we still name them, and their exit codes would be lost.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	if (argc < 2) {
 		cli_usage(stderr);
 		return EXIT_USAGE;

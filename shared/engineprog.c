@@ -41,7 +41,8 @@ static int engine_arg_fd(const char *s, int *out)
 int nsess_engine_args_parse(int argc, const char *const argv[], struct nsess_engine_handoff *out,
 			    int *plan_fd, struct nsess_error *e)
 {
-	struct nsess_engine_handoff h = { .tap = -1, .cmd_pidfd = -1, .sync = -1, .sigfd = -1,
+	struct nsess_engine_handoff h = { .tap = -1, .cmd_pidfd = -1, .userns = -1, .sync = -1,
+					  .sigfd = -1,
 					  .lifeline = -1, .holder_pidfd = -1, .ready = -1 };
 	bool rootless_arg = false;
 	int plan = -1, i;
@@ -64,6 +65,9 @@ int nsess_engine_args_parse(int argc, const char *const argv[], struct nsess_eng
 			r = engine_arg_fd(v, &h.tap);
 		} else if (strcmp(a, "--sync") == 0) {
 			r = engine_arg_fd(v, &h.sync);
+			rootless_arg = true;
+		} else if (strcmp(a, "--userns") == 0) {
+			r = engine_arg_fd(v, &h.userns);
 			rootless_arg = true;
 		} else if (strcmp(a, "--signals") == 0) {
 			r = engine_arg_fd(v, &h.sigfd);
@@ -172,8 +176,8 @@ static void engineprog_cmdwait_cb(struct nsess_engine *eng, int fd, short revent
 }
 
 int nsess_engine_serve(const struct nsess_netplan *plan, int tap, struct nsess_bpf **bpf,
-		       struct nsess_proc *cmd, int sync, int sigfd, const struct nsess_log *log,
-		       int *exit_code, struct nsess_error *e)
+		       struct nsess_proc *cmd, int sync, int sigfd, int *userns,
+		       const struct nsess_log *log, int *exit_code, struct nsess_error *e)
 {
 	struct nsess_engine *eng = NULL;
 	struct nsess_cmdwait w;
@@ -204,6 +208,10 @@ int nsess_engine_serve(const struct nsess_netplan *plan, int tap, struct nsess_b
 		return nsess_error_set(e, -r, "confining the network engine (seccomp): %s",
 				       strerror(-r));
 	}
+	/* confined: nothing from here on fails the session, so no sweep needs it */
+	if (*userns >= 0)
+		close(*userns);
+	*userns = -1;
 	/*
 	 * Building the seccomp filter and reading the plan left freed memory
 	 * in the heap; give its pages back before the process idles for the
@@ -313,13 +321,14 @@ int nsess_engine_program_main(int argc, char *argv[])
 	}
 	nsess_log_stderr(&log, h.verbose);
 	{
-		const int keep_rootless[] = { h.tap, h.cmd_pidfd, h.sync, h.sigfd, plan_fd };
-		const int keep_session[] = { h.tap, h.lifeline, h.holder_pidfd, h.ready, plan_fd };
+		const int keep_rootless[] = { h.tap, h.cmd_pidfd, h.sync, h.sigfd, plan_fd, h.userns };
+		const int keep_session[] = { h.tap, h.lifeline, h.holder_pidfd, h.ready, plan_fd, -1 };
 		const int *keep = h.session ? keep_session : keep_rootless;
 
-		nsess_close_all_but(keep, 5);
-		for (size_t i = 0; i < 5; i++)
-			nsess_engine_cloexec(keep[i], true);
+		nsess_close_all_but(keep, 6);
+		for (size_t i = 0; i < 6; i++)
+			if (keep[i] >= 0)
+				nsess_engine_cloexec(keep[i], true);
 	}
 	/*
 	 * A stdio fd that whoever started nsession had closed gets /dev/null:
@@ -341,12 +350,21 @@ int nsess_engine_program_main(int argc, char *argv[])
 	r = bpf ? nsess_engine_plan_read(plan_fd, &plan, bpf, &e)
 		: nsess_error_set(&e, ENOMEM, "engine: out of memory");
 	if (r == 0)
-		r = nsess_engine_serve(&plan, h.tap, &bpf, &cmd, h.sync, h.sigfd, &log, &code, &e);
+		r = nsess_engine_serve(&plan, h.tap, &bpf, &cmd, h.sync, h.sigfd, &h.userns, &log,
+				       &code, &e);
 	else
 		close(h.tap);
 	if (r < 0) {
-		/* fail closed: the command and whatever it started already */
-		nsess_proc_kill_userns(&cmd);
+		/*
+		 * Fail closed: the command and whatever it started already.
+		 * Every failure of nsess_engine_serve() comes before its
+		 * seccomp filter is loaded, which would not allow the sweep.
+		 */
+		int kr = nsess_proc_kill_userns(&cmd, h.userns);
+
+		if (kr < 0 && kr != -EINVAL && kr != -EBADF)
+			nsess_log(&log, LOG_WARNING, "ending the failed session's processes: %s: "
+				  "some may be left in its namespaces", strerror(-kr));
 		nsess_proc_wait(&cmd, NULL);
 		nsess_proc_close(&cmd);
 		nsess_log(&log, LOG_ERR, "%s", e.msg);

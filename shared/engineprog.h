@@ -43,17 +43,20 @@ int nsess_engine_plan_read(int fd, struct nsess_netplan *out, struct nsess_bpf *
  * @bpf: the engine's compiled seccomp program, or NULL (then compiled here);
  *       freed once loaded and set to NULL
  * @cmd, @sync, @sigfd: the command, its exec-status socket, the signalfd
+ * @userns: the session's user namespace fd, or -1; closed and set to -1 once
+ *          the engine runs confined (it is only needed to sweep a failure)
  * @exit_code: the command's exit code (see nsess_cmdwait_finish())
  *
  * Creates the engine, locks and confines this process, runs the loop until
- * the command exits and reaps it.
+ * the command exits and reaps it. Every failure return comes before the
+ * seccomp filter is loaded.
  *
  * Return: 0 once the command has been waited for; -errno with @e set when
  * the engine could not start (the command is left for the caller to kill).
  */
 int nsess_engine_serve(const struct nsess_netplan *plan, int tap, struct nsess_bpf **bpf,
-		       struct nsess_proc *cmd, int sync, int sigfd, const struct nsess_log *log,
-		       int *exit_code, struct nsess_error *e);
+		       struct nsess_proc *cmd, int sync, int sigfd, int *userns,
+		       const struct nsess_log *log, int *exit_code, struct nsess_error *e);
 
 /**
  * nsess_engine_program_main() - all of nsession-engine

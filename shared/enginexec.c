@@ -187,7 +187,7 @@ int nsess_engine_plan_write(int fd, const struct nsess_netplan *plan, const stru
 int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 		      struct nsess_error *e)
 {
-	enum { MAXFD = 5 };
+	enum { MAXFD = 6 };
 	const char *flag[MAXFD];
 	char arg[MAXFD][32], *argv[2 + 2 * MAXFD + 2], *envp[NSESS_ARRAY_SIZE(engine_env_names)];
 	int fds[MAXFD], dup_of[MAXFD], pipefd[2], r;
@@ -216,6 +216,10 @@ int nsess_engine_exec(const char *path, const struct nsess_engine_handoff *h,
 	} else {
 		flag[nfd] = "--cmd";
 		fds[nfd++] = h->cmd_pidfd;
+		if (h->userns >= 0) {
+			flag[nfd] = "--userns";
+			fds[nfd++] = h->userns;
+		}
 		if (h->sync >= 0) {
 			flag[nfd] = "--sync";
 			fds[nfd++] = h->sync;

@@ -25,6 +25,7 @@ struct nsess_engine_handoff {
 	/* rootless: the engine also waits for the command */
 	pid_t cmd_pid;		/* the command (our child) */
 	int cmd_pidfd;
+	int userns;		/* the session's user namespace, swept if the engine fails; or -1 */
 	int sync;		/* its exec-status socket; -1: the status was read already */
 	int sigfd;		/* signalfd of the forwarded signals (mask stays blocked) */
 	/* root's session */

@@ -291,7 +291,7 @@ static void session_log_map(const struct nsess_log *log, const char *what, const
 /* Parent side of the handshake up to NET_READY; logs warnings. */
 static int session_drive_setup(int sock, const struct nsess_proc *child,
 			       const struct nsess_map_request *mreq, struct nsess_map_report *rep,
-			       bool want_tap, int *tap_out,
+			       bool want_tap, int *tap_out, int *userns_out,
 			       const struct nsess_log *log, struct nsess_error *e)
 {
 	struct nsess_sync_msg m;
@@ -300,6 +300,18 @@ static int session_drive_setup(int sock, const struct nsess_proc *child,
 	r = nsess_sync_expect(sock, child->pid, NSESS_SYNC_USERNS_READY, NULL, e);
 	if (r < 0)
 		return r;
+	/*
+	 * The namespace the child made, held now: it waits for its maps, so
+	 * this is the one its command will start in, whatever that command
+	 * unshares later. A failed session is swept by it.
+	 */
+	if (userns_out) {
+		r = nsess_open_ns(child->procfd, "user");
+		if (r < 0)
+			return nsess_error_set(e, -r, "opening the session's user namespace: %s",
+					       strerror(-r));
+		*userns_out = r;
+	}
 	r = nsess_fault_err("maps", nsess_stage_name(NSESS_STAGE_MAPS), e);
 	if (r == 0)
 		r = nsess_maps_write(mreq, child, rep, e);
@@ -394,7 +406,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	sigset_t oldmask;
 	char prog[PATH_MAX];
 	pid_t parent;
-	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, r;
+	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, userns = -1, r;
 
 	r = nsess_user_lookup(NULL, getuid(), &u, &e);
 	if (r < 0)
@@ -484,7 +496,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 		.newgidmap = o->newgidmap,
 	};
 	r = session_drive_setup(sv[0], &child, &mreq, rep, o->net.mode == NSESS_NET_SLIRP, &tap,
-				log, &e);
+				&userns, log, &e);
 	if (r < 0)
 		goto fail_child;
 	/*
@@ -518,6 +530,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 				.tap = tap,
 				.cmd_pid = child.pid,
 				.cmd_pidfd = child.pidfd,
+				.userns = userns,
 				.sync = sv[0],
 				.sigfd = sigfd,
 				.bpf = bpf,
@@ -542,6 +555,8 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	}
 	if (tap >= 0)
 		close(tap);
+	if (userns >= 0)
+		close(userns);
 	nsess_proc_close(&child);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -551,8 +566,17 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 
 fail_child:
 	/* the command may have started, and started others: none may stay */
-	nsess_proc_kill_userns(&child);
+	{
+		int kr = nsess_proc_kill_userns(&child, userns);
+
+		/* EINVAL/EBADF: no namespace of its own yet, the child was all of it */
+		if (kr < 0 && kr != -EINVAL && kr != -EBADF)
+			nsess_log(log, LOG_WARNING, "ending the failed session's processes: %s: "
+				  "some may be left in its namespaces", strerror(-kr));
+	}
 	nsess_proc_wait(&child, NULL);
+	if (userns >= 0)
+		close(userns);
 	nsess_proc_close(&child);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	session_explain(&e, o->root, u.name, false);
@@ -791,7 +815,7 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 		.newgidmap = o->newgidmap,
 	};
 	r = session_drive_setup(s->holder_sock, &s->holder, &mreq, &s->maps,
-				plan->mode == NSESS_NET_SLIRP, &tap, log, e);
+				plan->mode == NSESS_NET_SLIRP, &tap, NULL, log, e);
 	if (r < 0)
 		goto fail;
 

@@ -146,32 +146,26 @@ static bool spawn_userns_within(int fd, const struct stat *want)
 	return false;
 }
 
-/* Is /proc/PID (@dirfd) a process that has not exited yet? */
-static bool spawn_alive(int dirfd)
+/* Has the process behind @pidfd not exited yet (any of its threads still runs)? */
+static bool spawn_alive(int pidfd)
 {
-	char buf[512], *rp;
-	ssize_t n;
-	int fd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold anything, the state follows the last ')' */
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X' && rp[2] != 'x';
+	/* POLLIN once the whole thread group has exited; a zombie leader alone is not that */
+	return poll(&p, 1, 0) == 0;
 }
 
-/* One pass over /proc: SIGKILL what lives in @want. Return: how many. */
+/*
+ * One pass over /proc: SIGKILL what lives in @want.
+ * Return: how many were signalled, or -errno when some process could not be
+ * looked at (the pass is incomplete).
+ */
 static int spawn_kill_pass(const struct stat *want)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	pid_t self = getpid();
-	int n = 0;
+	int n = 0, err = 0;
 
 	if (!d)
 		return -errno;
@@ -184,11 +178,14 @@ static int spawn_kill_pass(const struct stat *want)
 			continue;
 		/* the pidfd first: if the pid is reused after this, the signal misses, never strays */
 		pidfd = spawn_pidfd_open((pid_t)pid);
-		if (pidfd < 0)
+		if (pidfd < 0) {
+			if (pidfd != -ESRCH)
+				err = pidfd;
 			continue;
+		}
 		pdir = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		nsfd = pdir < 0 ? -1 : openat(pdir, "ns/user", O_RDONLY | O_CLOEXEC);
-		if (nsfd >= 0 && spawn_userns_within(nsfd, want) && spawn_alive(pdir) &&
+		if (nsfd >= 0 && spawn_userns_within(nsfd, want) && spawn_alive(pidfd) &&
 		    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
 			n++;
 		if (pdir >= 0)
@@ -196,40 +193,52 @@ static int spawn_kill_pass(const struct stat *want)
 		close(pidfd);
 	}
 	closedir(d);
-	return n;
+	return err < 0 ? err : n;
 }
 
-int nsess_proc_kill_userns(struct nsess_proc *p)
+/* Is /proc the procfs of our own pid namespace (its pids are ours)? */
+static bool spawn_proc_is_ours(void)
+{
+	char buf[24];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	unsigned int v;
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return nsess_parse_u32(buf, &v) == 0 && (pid_t)v == getpid();
+}
+
+int nsess_proc_kill_userns(struct nsess_proc *p, int userns_fd)
 {
 	struct stat want, own;
-	char path[40];
-	int total = 0, pass, n;
+	int total = 0, pass, n = 0, r;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)p->pid);
-	if (p->pidfd < 0 || stat(path, &want) < 0 || stat("/proc/self/ns/user", &own) < 0) {
-		int r = p->pidfd < 0 ? -EBADF : -errno;
-
-		nsess_proc_kill(p, SIGKILL);
-		return r;
-	}
+	r = userns_fd >= 0 ? (fstat(userns_fd, &want) < 0 ? -errno : 0)
+	    : p->procfd >= 0 ? (fstatat(p->procfd, "ns/user", &want, 0) < 0 ? -errno : 0)
+			     : -EBADF;
+	if (r == 0 && stat("/proc/self/ns/user", &own) < 0)
+		r = -errno;
 	/* never a sweep of our own namespace: that would be all of the user's processes */
-	if (want.st_dev == own.st_dev && want.st_ino == own.st_ino) {
-		nsess_proc_kill(p, SIGKILL);
-		return -EINVAL;
-	}
-	/* the namespace is known: the command first, so it forks no more */
+	if (r == 0 && want.st_dev == own.st_dev && want.st_ino == own.st_ino)
+		r = -EINVAL;
+	/* a /proc of another pid namespace names other processes than our pidfds would */
+	if (r == 0 && !spawn_proc_is_ours())
+		r = -EXDEV;
+	/* the command first, so it forks no more */
 	nsess_proc_kill(p, SIGKILL);
+	if (r < 0)
+		return r;
 	for (pass = 0; pass < 100; pass++) {
 		n = spawn_kill_pass(&want);
-		if (n < 0)
-			return n;
 		if (n == 0)
-			break;
-		total += n;
+			return total;
+		if (n > 0)
+			total += n;
 		/* let the signalled ones die before looking again */
 		(void)poll(NULL, 0, 1);
 	}
-	return total;
+	return n < 0 ? n : -EBUSY;
 }
 
 int nsess_exit_code(int status)

@@ -50,20 +50,25 @@ int nsess_proc_wait(struct nsess_proc *p, int *status);
 int nsess_proc_kill(struct nsess_proc *p, int sig);
 
 /**
- * nsess_proc_kill_userns() - SIGKILL every live process in @p's user
+ * nsess_proc_kill_userns() - SIGKILL every live process in a session's user
  * namespace and in the namespaces nested in it
- * @p: a child of ours, not yet reaped, inside the namespace; killed too
+ * @p: a child of ours, not yet reaped (the session's command); killed first
+ * @userns_fd: the session's user namespace, taken when it was made; -1 to
+ *             use the one @p is in now (through its procfd)
  *
  * For a session that fails after its command started: the command's own
  * children must not live on in namespaces that have no network. The
  * caller must own the namespace (it made it), which lets it signal every
  * id mapped in there. Processes are found in /proc and signalled through
- * pidfds, pass after pass, until one finds none alive (bounded).
+ * pidfds, pass after pass, until one finds none alive (at most 100).
+ * Only /proc and pidfd_* calls: not for a process under the engine's
+ * seccomp filter.
  *
- * Return: how many processes were signalled, or -errno when @p's
- * namespace cannot be read (then @p alone is killed).
+ * Return: how many signals were sent; -EINVAL when the namespace is the
+ * caller's own, -EXDEV when /proc is another pid namespace's (then only @p
+ * is killed); -EBUSY or -errno when processes may be left.
  */
-int nsess_proc_kill_userns(struct nsess_proc *p);
+int nsess_proc_kill_userns(struct nsess_proc *p, int userns_fd);
 
 /**
  * nsess_exit_code() - a shell-style exit code from a wait status:

@@ -9,7 +9,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "spawn.h"
@@ -165,34 +169,18 @@ Test(spawn, threads_counted)
 
 /* ---- a failed session's sweep of its user namespace ----------------------- */
 
-/* Is @pid alive (not exited, not a zombie)? */
-static bool pid_alive(pid_t pid)
-{
-	char path[64], buf[512], *rp;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-}
-
-/*
- * The "command": a new user namespace, then an orphaned grandchild (its
- * parent exits), a child in a nested user namespace, and a plain child;
- * their pids go up the pipe, then it sleeps.
- */
 /* A test process that waits to be killed, and ends by itself if it never is. */
 static void idle(void)
 {
 	alarm(20);
 	pause();
+}
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	idle();
+	return NULL;
 }
 
 /* root's own ids mapped into a fresh user namespace: a nested one needs them */
@@ -216,9 +204,27 @@ static int self_map(void)
 	return 0;
 }
 
-static void sweep_command(int wfd)
+/* Has the process behind @pidfd exited within @ms? */
+static bool exited_within(int pidfd, int ms)
 {
-	pid_t pids[3];
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+#define SWEEP_KIDS 4
+
+/*
+ * The "command": a new user namespace, then an orphaned grandchild (its
+ * parent exits), a child in a nested user namespace, a plain child and a
+ * child whose main thread has exited while another runs on; their pids go
+ * up @wfd. On a byte from @gofd it unshares a user namespace of its own
+ * (so the one it is in is no longer the session's), says so, and waits.
+ */
+static void sweep_command(int wfd, int gofd)
+{
+	pid_t pids[SWEEP_KIDS];
+	char c;
 
 	if (unshare(CLONE_NEWUSER) < 0 || self_map() < 0)
 		_exit(10);
@@ -247,88 +253,174 @@ static void sweep_command(int wfd)
 		idle();
 		_exit(0);
 	}
-	if (write(wfd, &pids[1], 2 * sizeof(pid_t)) != 2 * sizeof(pid_t))
-		_exit(13);
-	close(wfd);
+	pids[3] = fork();
+	if (pids[3] == 0) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, idle_thread, NULL) != 0)
+			_exit(13);
+		pthread_exit(NULL); /* the leader is a zombie; the process lives on */
+	}
+	if (write(wfd, &pids[1], 3 * sizeof(pid_t)) != 3 * sizeof(pid_t))
+		_exit(14);
+	if (read(gofd, &c, 1) != 1 || unshare(CLONE_NEWUSER) < 0 || self_map() < 0)
+		_exit(15);
+	if (write(wfd, "u", 1) != 1)
+		_exit(16);
 	idle();
 	_exit(0);
 }
 
-Test(spawn, kill_userns_leaves_nothing_of_the_session)
+#define SWEEP_CHECK(cond, ...)                                           \
+	do {                                                             \
+		if (!(cond)) {                                           \
+			snprintf(msg, len, "line %d: ", __LINE__);       \
+			snprintf(msg + strlen(msg), len - strlen(msg),   \
+				 __VA_ARGS__);                           \
+			return;                                          \
+		}                                                        \
+	} while (0)
+
+/* Runs as pid 1 of a pid namespace of its own with its own /proc. */
+static void sweep_scenario(char *msg, size_t len)
 {
 	struct nsess_proc cmd = NSESS_PROC_INIT, bystander = NSESS_PROC_INIT;
-	pid_t got[3];
-	int pfd[2], r, status;
+	int out[2], go[2], kid[SWEEP_KIDS], userns, r, status;
+	pid_t got[SWEEP_KIDS];
 	size_t have = 0;
+	char c;
 
-	NSESS_TEST_NEED_ROOT();
-	NSESS_TEST_DEADLINE(30);
-	/* ours, in our own namespace: the sweep must not touch it */
+	/* ours, in our own user namespace: the sweep must not touch it */
 	r = nsess_fork(&bystander);
-	cr_assert_geq(r, 0);
+	SWEEP_CHECK(r >= 0, "fork: %s", strerror(-r));
 	if (r == 0) {
 		idle();
 		_exit(0);
 	}
-	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
+	SWEEP_CHECK(pipe2(out, O_CLOEXEC) == 0 && pipe2(go, O_CLOEXEC) == 0, "pipe2");
 	r = nsess_fork(&cmd);
-	cr_assert_geq(r, 0);
+	SWEEP_CHECK(r >= 0, "fork: %s", strerror(-r));
 	if (r == 0) {
-		close(pfd[0]);
-		sweep_command(pfd[1]);
+		close(out[0]);
+		close(go[1]);
+		sweep_command(out[1], go[0]);
 	}
-	close(pfd[1]);
+	close(out[1]);
+	close(go[0]);
 	while (have < sizeof(got)) {
-		ssize_t n = read(pfd[0], (char *)got + have, sizeof(got) - have);
+		ssize_t n = read(out[0], (char *)got + have, sizeof(got) - have);
 
-		cr_assert_gt(n, 0, "the command did not report its children");
+		SWEEP_CHECK(n > 0, "the command did not report its children (%zu bytes)", have);
 		have += (size_t)n;
 	}
-	close(pfd[0]);
-	/* the nested one may still be unsharing: wait until it left our namespace */
-	for (int i = 0; i < 200; i++) {
-		char a[64], b[64], pa[64];
-		ssize_t la, lb;
+	for (int i = 0; i < SWEEP_KIDS; i++) {
+		kid[i] = (int)syscall(SYS_pidfd_open, got[i], 0);
+		SWEEP_CHECK(kid[i] >= 0 && !exited_within(kid[i], 0), "child %d is not running", i);
+	}
+	/* the nested one may still be unsharing: wait until it has its own namespace */
+	for (int i = 0;; i++) {
+		struct stat a, b;
+		char pa[64];
 
 		snprintf(pa, sizeof(pa), "/proc/%d/ns/user", (int)got[1]);
-		la = readlink(pa, a, sizeof(a) - 1);
-		snprintf(pa, sizeof(pa), "/proc/%d/ns/user", (int)cmd.pid);
-		lb = readlink(pa, b, sizeof(b) - 1);
-		if (la > 0 && lb > 0 && (la != lb || memcmp(a, b, (size_t)la) != 0))
+		if (stat(pa, &a) == 0 && fstatat(cmd.procfd, "ns/user", &b, 0) == 0 &&
+		    a.st_ino != b.st_ino)
 			break;
+		SWEEP_CHECK(i < 400, "the nested user namespace never appeared");
 		usleep(5000);
 	}
-	for (int i = 0; i < 3; i++)
-		cr_assert(pid_alive(got[i]), "child %d (pid %d) is not running", i, (int)got[i]);
+	/* and the threaded one's leader has exited (only then is it the case to test) */
+	for (int i = 0;; i++) {
+		char pa[64], st[256] = "", *rp;
+		FILE *f;
 
-	r = nsess_proc_kill_userns(&cmd);
-	cr_expect_geq(r, 3, "signalled %d", r);
-	cr_assert_eq(nsess_proc_wait(&cmd, &status), 0);
-	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	nsess_proc_close(&cmd);
-	for (int i = 0; i < 3; i++) {
-		bool alive = true;
-
-		/* the orphan and the nested child are reaped by init: give it a moment */
-		for (int j = 0; j < 200 && (alive = pid_alive(got[i])); j++)
-			usleep(5000);
-		cr_expect(!alive, "child %d (pid %d) outlived the sweep", i, (int)got[i]);
+		snprintf(pa, sizeof(pa), "/proc/%d/stat", (int)got[3]);
+		f = fopen(pa, "re");
+		if (f) {
+			if (!fgets(st, sizeof(st), f))
+				st[0] = '\0';
+			fclose(f);
+		}
+		rp = strrchr(st, ')');
+		if (rp && rp[1] == ' ' && rp[2] == 'Z')
+			break;
+		SWEEP_CHECK(i < 400, "the threaded child's main thread never exited");
+		usleep(5000);
 	}
-	cr_expect(pid_alive(bystander.pid), "a process outside the namespace was killed");
+	SWEEP_CHECK(!exited_within(kid[3], 0), "the threaded child ended with its main thread");
+	/* as nsession does: the session's namespace, held before the command runs away */
+	userns = nsess_open_ns(cmd.procfd, "user");
+	SWEEP_CHECK(userns >= 0, "open ns: %s", strerror(-userns));
+	SWEEP_CHECK(write(go[1], "g", 1) == 1 && read(out[0], &c, 1) == 1,
+		    "the command did not unshare again");
+
+	r = nsess_proc_kill_userns(&cmd, userns);
+	SWEEP_CHECK(r >= SWEEP_KIDS, "the sweep signalled %d", r);
+	SWEEP_CHECK(nsess_proc_wait(&cmd, &status) == 0 && WIFSIGNALED(status),
+		    "the command was not killed");
+	nsess_proc_close(&cmd);
+	for (int i = 0; i < SWEEP_KIDS; i++)
+		SWEEP_CHECK(exited_within(kid[i], 1000), "child %d (pid %d) outlived the sweep "
+			    "(0 orphan, 1 nested user namespace, 2 plain, 3 leader exited)", i,
+			    (int)got[i]);
+	SWEEP_CHECK(!exited_within(bystander.pidfd, 0), "a process outside the namespace died");
 
 	/* a child still in our own namespace: refused, only the child itself is killed */
 	r = nsess_fork(&cmd);
-	cr_assert_geq(r, 0);
+	SWEEP_CHECK(r >= 0, "fork");
 	if (r == 0) {
 		idle();
 		_exit(0);
 	}
-	cr_expect_eq(nsess_proc_kill_userns(&cmd), -EINVAL);
-	cr_assert_eq(nsess_proc_wait(&cmd, &status), 0);
-	cr_expect(WIFSIGNALED(status));
-	nsess_proc_close(&cmd);
-	cr_expect(pid_alive(bystander.pid), "the refused sweep killed a bystander");
-	nsess_proc_kill(&bystander, SIGKILL);
-	nsess_proc_wait(&bystander, NULL);
-	nsess_proc_close(&bystander);
+	r = nsess_proc_kill_userns(&cmd, -1);
+	SWEEP_CHECK(r == -EINVAL, "sweeping our own namespace gave %d, not -EINVAL", r);
+	SWEEP_CHECK(nsess_proc_wait(&cmd, &status) == 0 && WIFSIGNALED(status),
+		    "the refused sweep did not kill its child");
+	SWEEP_CHECK(!exited_within(bystander.pidfd, 0), "the refused sweep killed a bystander");
+	close(userns);
+}
+
+/*
+ * In a pid namespace with its own /proc: a sweep gone wrong can only hit the
+ * test's own processes, and whatever is left dies with its pid 1.
+ */
+Test(spawn, kill_userns_leaves_nothing_of_the_session)
+{
+	char msg[512] = "";
+	int res[2], status;
+	pid_t box;
+	ssize_t n;
+
+	NSESS_TEST_NEED_ROOT();
+	NSESS_TEST_DEADLINE(30);
+	cr_assert_eq(pipe2(res, O_CLOEXEC), 0);
+	box = fork();
+	cr_assert_geq(box, 0);
+	if (box == 0) {
+		pid_t init;
+
+		close(res[0]);
+		if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0)
+			_exit(20);
+		init = fork();
+		if (init == 0) {
+			if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+				_exit(21);
+			sweep_scenario(msg, sizeof(msg));
+			n = write(res[1], msg, strlen(msg) + 1);
+			_exit(n > 0 ? 0 : 22);
+		}
+		_exit(init > 0 && waitpid(init, &status, 0) == init && WIFEXITED(status) ?
+			      WEXITSTATUS(status) : 23);
+	}
+	close(res[1]);
+	n = read(res[0], msg, sizeof(msg) - 1);
+	close(res[0]);
+	cr_assert_eq(waitpid(box, &status, 0), box);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the pid namespace box failed: "
+		  "status %d", status);
+	cr_assert_gt(n, 0, "no result from the scenario");
+	msg[n] = '\0';
+	cr_assert_str_empty(msg, "%s", msg);
 }

@@ -50,7 +50,25 @@ Test(enginexec, args_without_sync)
 	cr_assert_eq(nsess_engine_args_parse(ARGC(argv), argv, &h, &plan, &e), 0, "%s", e.msg);
 	cr_expect_eq(h.sync, -1);
 	cr_expect_eq(h.sigfd, 6);
+	cr_expect_eq(h.userns, -1, "no --userns: no namespace to sweep");
 	cr_expect(!h.session);
+}
+
+/* the session's user namespace, for the sweep of a failed start */
+Test(enginexec, args_userns)
+{
+	const char *argv[] = { "nsession-engine", "--tap", "3", "--cmd", "4242:4", "--userns", "8",
+			       "--signals", "6", "--plan", "7", NULL };
+	const char *bad[] = { "nsession-engine", "--session", "--tap", "3", "--lifeline", "4",
+			      "--holder", "5", "--ready", "6", "--plan", "7", "--userns", "8", NULL };
+	struct nsess_engine_handoff h;
+	struct nsess_error e = { 0 };
+	int plan = -1;
+
+	cr_assert_eq(nsess_engine_args_parse(ARGC(argv), argv, &h, &plan, &e), 0, "%s", e.msg);
+	cr_expect_eq(h.userns, 8);
+	cr_expect_eq(nsess_engine_args_parse(ARGC(bad), bad, &h, &plan, &e), -EINVAL,
+		     "a root session's engine took --userns");
 }
 
 Test(enginexec, args_session)
