@@ -42,8 +42,8 @@ int nsess_engine_args_parse(int argc, const char *const argv[], struct nsess_eng
 			    int *plan_fd, struct nsess_error *e)
 {
 	struct nsess_engine_handoff h = { .tap = -1, .cmd_pidfd = -1, .userns = -1, .sync = -1,
-					  .sigfd = -1,
-					  .lifeline = -1, .holder_pidfd = -1, .ready = -1 };
+					  .sigfd = -1, .lifeline = -1, .holder_pidfd = -1,
+					  .ready = -1 };
 	bool rootless_arg = false;
 	int plan = -1, i;
 

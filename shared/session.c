@@ -512,8 +512,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	{
 		bool lazy = o->net.mode == NSESS_NET_SLIRP && o->net.n_publish == 0;
 		struct nsess_cmdwait w = { .cmd = &child, .sigfd = sigfd, .sync = sv[0], .log = log,
-					   .tap = lazy ? tap : -1,
-					   .idle_ms = NSESS_ENGINE_IDLE_MS };
+					   .tap = lazy ? tap : -1, .idle_ms = NSESS_ENGINE_IDLE_MS };
 
 		if (o->net.mode != NSESS_NET_SLIRP || lazy) {
 			r = nsess_cmdwait_loop(&w);
