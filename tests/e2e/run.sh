@@ -68,7 +68,7 @@ for who in user root; do
 	fi
 	out=$("${run[@]}" sh -c 'ip -o link show dev tap0; cat /sys/class/net/tap0/mtu; ip -o addr show dev tap0; ip route show default; ip -6 route show default; cat /etc/resolv.conf; cat /etc/hosts; grep -E " /etc/(resolv.conf|hosts) " /proc/self/mountinfo | cut -d" " -f5,6' 2>&1)
 	check_contains "$who: tap0 is up" ",UP" "$(head -n 1 <<<"$out")"
-	check_contains "$who: tap0 MTU 65520" "65520" "$out"
+	check_contains "$who: tap0 MTU 16384 (the default)" "16384" "$out"
 	check_contains "$who: tap0 has 10.0.2.100/24" "inet 10.0.2.100/24" "$out"
 	check_contains "$who: tap0 has fd00::100/64" "inet6 fd00::100/64" "$out"
 	check_contains "$who: IPv4 default route via 10.0.2.2" "default via 10.0.2.2 dev tap0" "$out"

@@ -319,7 +319,7 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 
 	CHECK(if_is_up("lo"), "lo is not up");
 	CHECK(if_is_up("tap0"), "tap0 is not up");
-	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 65520,
+	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 16384,
 	      "tap0 MTU is %d", ifr.ifr_mtu);
 	CHECK(if_ioctl("tap0", SIOCGIFADDR, &ifr) == 0, "tap0 has no IPv4 address");
 	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
