@@ -182,3 +182,14 @@ int nsess_cmdwait_signals_block(sigset_t *old, int *sigfd)
 	}
 	return 0;
 }
+
+void nsess_cmdwait_kill_session(struct nsess_proc *cmd, int userns, const struct nsess_log *log)
+{
+	int r = nsess_proc_kill_userns(cmd, userns);
+
+	/* EINVAL/EBADF: no namespace of its own yet, the command was all of it */
+	if (r < 0 && r != -EINVAL && r != -EBADF)
+		nsess_log(log, LOG_WARNING, "ending the failed session's processes: %s: some may "
+			  "be left in its namespaces", strerror(-r));
+	nsess_proc_wait(cmd, NULL);
+}

@@ -69,4 +69,12 @@ void nsess_cmdwait_on_sync(struct nsess_cmdwait *w);
  */
 int nsess_cmdwait_finish(struct nsess_cmdwait *w, const struct nsess_log *log);
 
+/**
+ * nsess_cmdwait_kill_session() - a rootless session failed after its command
+ * started: kill the command and everything in @userns (see
+ * nsess_proc_kill_userns()), say so when some may be left, and reap the
+ * command. The caller still closes @cmd's handles and @userns.
+ */
+void nsess_cmdwait_kill_session(struct nsess_proc *cmd, int userns, const struct nsess_log *log);
+
 #endif

@@ -360,12 +360,7 @@ int nsess_engine_program_main(int argc, char *argv[])
 		 * Every failure of nsess_engine_serve() comes before its
 		 * seccomp filter is loaded, which would not allow the sweep.
 		 */
-		int kr = nsess_proc_kill_userns(&cmd, h.userns);
-
-		if (kr < 0 && kr != -EINVAL && kr != -EBADF)
-			nsess_log(&log, LOG_WARNING, "ending the failed session's processes: %s: "
-				  "some may be left in its namespaces", strerror(-kr));
-		nsess_proc_wait(&cmd, NULL);
+		nsess_cmdwait_kill_session(&cmd, h.userns, &log);
 		nsess_proc_close(&cmd);
 		nsess_log(&log, LOG_ERR, "%s", e.msg);
 		return 125;

@@ -565,15 +565,7 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 
 fail_child:
 	/* the command may have started, and started others: none may stay */
-	{
-		int kr = nsess_proc_kill_userns(&child, userns);
-
-		/* EINVAL/EBADF: no namespace of its own yet, the child was all of it */
-		if (kr < 0 && kr != -EINVAL && kr != -EBADF)
-			nsess_log(log, LOG_WARNING, "ending the failed session's processes: %s: "
-				  "some may be left in its namespaces", strerror(-kr));
-	}
-	nsess_proc_wait(&child, NULL);
+	nsess_cmdwait_kill_session(&child, userns, log);
 	if (userns >= 0)
 		close(userns);
 	nsess_proc_close(&child);
