@@ -334,7 +334,7 @@ static int netconf_ipv6_usable(const char *ifname, char *why, size_t whylen)
 
 /* ---- the request batch -------------------------------------------------- */
 
-#define NETCONF_MAX_REQ 12
+#define NETCONF_MAX_REQ 14
 
 /*
  * struct netconf_batch - the requests of one apply run, sent together
@@ -431,7 +431,9 @@ static int netconf_addr_add(struct netconf_batch *b, int ifindex, const char *if
 	inet_ntop(family, a, s, sizeof(s));
 	m = netconf_req(b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof(ifa),
 			"adding %s/%u to %s", s, prefix, ifname);
-	if (!m || nla_put(m, IFA_LOCAL, len, a) < 0 || nla_put(m, IFA_ADDRESS, len, a) < 0)
+	/* the prefix route is added by netconf_prefix_route(), with metrics */
+	if (!m || nla_put(m, IFA_LOCAL, len, a) < 0 || nla_put(m, IFA_ADDRESS, len, a) < 0 ||
+	    nla_put_u32(m, IFA_FLAGS, ifa.ifa_flags | IFA_F_NOPREFIXROUTE) < 0)
 		return netconf_req_oom(b, e);
 	if (family == AF_INET) {
 		/* what "ip addr add ... brd +" does: the all-ones host part */
@@ -467,9 +469,56 @@ static int netconf_neigh_add(struct netconf_batch *b, int ifindex, const char *i
 	return 0;
 }
 
-static int netconf_default_route(struct netconf_batch *b, int ifindex, const char *ifname,
-				 int family, const void *gw, struct nsess_error *e)
+/* RTA_METRICS of the session's routes: nsess_netplan_route_metrics() */
+static int netconf_put_metrics(struct nl_msg *m, const struct nsess_netplan *p, int family)
 {
+	struct nsess_route_metrics rm;
+	struct nlattr *nest;
+
+	nsess_netplan_route_metrics(p, family, &rm);
+	nest = nla_nest_start(m, RTA_METRICS);
+	if (!nest || (rm.mtu && nla_put_u32(m, RTAX_MTU, rm.mtu) < 0) ||
+	    (rm.advmss && nla_put_u32(m, RTAX_ADVMSS, rm.advmss) < 0) ||
+	    (rm.quickack && nla_put_u32(m, RTAX_QUICKACK, 1) < 0))
+		return -ENOMEM;
+	nla_nest_end(m, nest);
+	return 0;
+}
+
+/* The route to the link's prefix, as the kernel would add it, plus metrics. */
+static int netconf_prefix_route(struct netconf_batch *b, const struct nsess_netplan *p,
+				int ifindex, int family, struct nsess_error *e)
+{
+	const void *net = family == AF_INET ? (const void *)&p->net4 : (const void *)&p->net6;
+	struct rtmsg rt = {
+		.rtm_family = (uint8_t)family,
+		.rtm_dst_len = family == AF_INET ? p->prefix4 : p->prefix6,
+		.rtm_table = RT_TABLE_MAIN,
+		.rtm_protocol = RTPROT_KERNEL,
+		.rtm_scope = family == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE,
+		.rtm_type = RTN_UNICAST,
+	};
+	int len = family == AF_INET ? 4 : 16;
+	char s[INET6_ADDRSTRLEN];
+	struct nl_msg *m;
+
+	inet_ntop(family, net, s, sizeof(s));
+	m = netconf_req(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rt, sizeof(rt),
+			"adding the route %s/%u dev %s", s, rt.rtm_dst_len, p->ifname);
+	if (!m || nla_put(m, RTA_DST, len, net) < 0 ||
+	    nla_put_u32(m, RTA_OIF, (uint32_t)ifindex) < 0 ||
+	    (family == AF_INET && nla_put(m, RTA_PREFSRC, 4, &p->addr4) < 0) ||
+	    /* the kernel's own IPv6 prefix routes have metric 256 */
+	    (family == AF_INET6 && nla_put_u32(m, RTA_PRIORITY, 256) < 0) ||
+	    netconf_put_metrics(m, p, family) < 0)
+		return netconf_req_oom(b, e);
+	return 0;
+}
+
+static int netconf_default_route(struct netconf_batch *b, const struct nsess_netplan *p,
+				 int ifindex, int family, struct nsess_error *e)
+{
+	const void *gw = family == AF_INET ? (const void *)&p->gw4 : (const void *)&p->gw6;
 	struct rtmsg rt = {
 		.rtm_family = (uint8_t)family,
 		.rtm_table = RT_TABLE_MAIN,
@@ -483,9 +532,9 @@ static int netconf_default_route(struct netconf_batch *b, int ifindex, const cha
 	inet_ntop(family, gw, s, sizeof(s));
 	m = netconf_req(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rt, sizeof(rt),
 			"adding the %s default route via %s dev %s",
-			family == AF_INET ? "IPv4" : "IPv6", s, ifname);
+			family == AF_INET ? "IPv4" : "IPv6", s, p->ifname);
 	if (!m || nla_put(m, RTA_GATEWAY, family == AF_INET ? 4 : 16, gw) < 0 ||
-	    nla_put_u32(m, RTA_OIF, (uint32_t)ifindex) < 0)
+	    nla_put_u32(m, RTA_OIF, (uint32_t)ifindex) < 0 || netconf_put_metrics(m, p, family) < 0)
 		return netconf_req_oom(b, e);
 	return 0;
 }
@@ -693,6 +742,10 @@ int nsess_netconf_apply(const struct nsess_netplan *p, struct nsess_error *e)
 		r = netconf_addr_add(&b, ifindex, p->ifname, AF_INET, &p->addr4, p->prefix4, e);
 	if (r == 0 && p->ipv6)
 		r = netconf_addr_add(&b, ifindex, p->ifname, AF_INET6, &p->addr6, p->prefix6, e);
+	if (r == 0)
+		r = netconf_prefix_route(&b, p, ifindex, AF_INET, e);
+	if (r == 0 && p->ipv6)
+		r = netconf_prefix_route(&b, p, ifindex, AF_INET6, e);
 	if (r == 0) {
 		nsess_slirp_mac4(p->gw4, mac);
 		r = netconf_neigh_add(&b, ifindex, p->ifname, AF_INET, &p->gw4, mac, e);
@@ -710,9 +763,9 @@ int nsess_netconf_apply(const struct nsess_netplan *p, struct nsess_error *e)
 		}
 	}
 	if (r == 0)
-		r = netconf_default_route(&b, ifindex, p->ifname, AF_INET, &p->gw4, e);
+		r = netconf_default_route(&b, p, ifindex, AF_INET, e);
 	if (r == 0 && p->ipv6)
-		r = netconf_default_route(&b, ifindex, p->ifname, AF_INET6, &p->gw6, e);
+		r = netconf_default_route(&b, p, ifindex, AF_INET6, e);
 out:
 	if (r == 0)
 		r = netconf_batch_send(&b, e);

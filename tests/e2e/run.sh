@@ -68,11 +68,14 @@ for who in user root; do
 	fi
 	out=$("${run[@]}" sh -c 'ip -o link show dev tap0; cat /sys/class/net/tap0/mtu; ip -o addr show dev tap0; ip route show default; ip -6 route show default; cat /etc/resolv.conf; cat /etc/hosts; grep -E " /etc/(resolv.conf|hosts) " /proc/self/mountinfo | cut -d" " -f5,6' 2>&1)
 	check_contains "$who: tap0 is up" ",UP" "$(head -n 1 <<<"$out")"
-	check_contains "$who: tap0 MTU 16384 (the default)" "16384" "$out"
+	check_eq "$who: tap0 MTU 65520 (the default)" "65520" "$(sed -n 2p <<<"$out")"
 	check_contains "$who: tap0 has 10.0.2.100/24" "inet 10.0.2.100/24" "$out"
 	check_contains "$who: tap0 has fd00::100/64" "inet6 fd00::100/64" "$out"
 	check_contains "$who: IPv4 default route via 10.0.2.2" "default via 10.0.2.2 dev tap0" "$out"
 	check_contains "$who: IPv6 default route via fd00::2" "default via fd00::2 dev tap0" "$out"
+	check_contains "$who: the IPv4 route sends 16384, asks for 32727, ACKs at once" \
+		"default via 10.0.2.2 dev tap0 proto static mtu 16384 advmss 32727 quickack 1" "$out"
+	check_contains "$who: the IPv6 route too" "mtu 16384 advmss 32727 quickack 1" "$(grep fd00::2 <<<"$out")"
 	check_contains "$who: resolv.conf names the forwarder" "nameserver 10.0.2.3" "$out"
 	check_contains "$who: hosts names the session" "10.0.2.100" "$out"
 	check_contains "$who: resolv.conf is mounted read-only" "/etc/resolv.conf ro," "$out"
@@ -110,6 +113,38 @@ out=$("$NSESSION" run --user "$E2E_USER" -- bash -c "$probe" 2>&1)
 check_contains "host loopback unreachable by default (root --user)" "unreachable" "$out"
 out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- bash -c "$probe" 2>&1)
 check_contains "host loopback reachable with --allow-host-loopback (root --user)" "hello-from-host" "$out"
+
+# ---- TCP segment sizes through the engine ------------------------------------
+# What the routes ask for must be what flows: the session sends 16344-byte
+# segments (route MTU 16384) and receives 32727-byte ones from libslirp
+# (advmss), so two fit in its 64 KiB window. Read back with TCP_INFO after
+# 4 MiB came from a host loopback server, which must all arrive.
+port2=$((20000 + RANDOM % 20000))
+socat TCP-LISTEN:$port2,bind=127.0.0.1,reuseaddr,fork SYSTEM:'head -c 4194304 /dev/zero' >/dev/null 2>&1 &
+bgpids+=($!)
+sleep 0.3
+mss_probe='
+import socket, struct, sys
+s = socket.create_connection(("10.0.2.2", int(sys.argv[1])), timeout=10)
+got = 0
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    got += len(b)
+i = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+snd, rcv = struct.unpack_from("II", i, 16)
+print("got=%d snd_mss=%d rcv_mss=%d" % (got, snd, rcv))
+'
+for who in rootless "root --user"; do
+	if [ "$who" = rootless ]; then
+		out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- python3 -c "$mss_probe" $port2 2>&1)
+	else
+		out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- python3 -c "$mss_probe" $port2 2>&1)
+	fi
+	check_eq "TCP through the engine ($who): 4 MiB arrive, sent in 16344, received in 32727" \
+		"got=4194304 snd_mss=16344 rcv_mss=32727" "$out"
+done
 
 # ---- the rootless engine: nsession-engine, a lean image of its own ---------
 # The command's parent is the engine; it must be nsession-engine (same pid as

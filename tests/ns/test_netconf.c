@@ -33,6 +33,7 @@
 #include <linux/neighbour.h>
 #include <netlink/netlink.h>
 #include <netlink/route/neighbour.h>
+#include <netlink/route/route.h>
 #include <netlink/socket.h>
 
 #include "netconf.h"
@@ -257,6 +258,56 @@ out:
 	return state;
 }
 
+/*
+ * Main-table routes on @ifname to @dst/@plen (plen 0: the default route),
+ * via a libnl dump: how many there are, and the metrics of the last one
+ * (RTAX_MTU, RTAX_ADVMSS, RTAX_QUICKACK; 0 when unset).
+ */
+struct route_seen {
+	int n;
+	uint32_t mtu, advmss, quickack;
+};
+
+static struct route_seen route_lookup(const char *ifname, int family, const char *dst,
+				      unsigned int plen)
+{
+	struct route_seen rs = { 0 };
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *cache = NULL;
+	unsigned char raw[16] = { 0 };
+	int ifindex = (int)if_nametoindex(ifname);
+	int alen = family == AF_INET ? 4 : 16;
+
+	if (!sk || nl_connect(sk, NETLINK_ROUTE) < 0 || inet_pton(family, dst, raw) != 1)
+		goto out;
+	if (rtnl_route_alloc_cache(sk, family, 0, &cache) < 0)
+		goto out;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *rt = (struct rtnl_route *)o;
+		struct nl_addr *d = rtnl_route_get_dst(rt);
+		struct rtnl_nexthop *nh = rtnl_route_nexthop_n(rt, 0);
+
+		if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || !nh ||
+		    rtnl_route_nh_get_ifindex(nh) != ifindex || !d ||
+		    nl_addr_get_prefixlen(d) != plen)
+			continue;
+		if (plen && (nl_addr_get_len(d) != (unsigned int)alen ||
+			     memcmp(nl_addr_get_binary_addr(d), raw, (size_t)alen) != 0))
+			continue;
+		rs.n++;
+		rs.mtu = rs.advmss = rs.quickack = 0;
+		(void)rtnl_route_get_metric(rt, RTAX_MTU, &rs.mtu);
+		(void)rtnl_route_get_metric(rt, RTAX_ADVMSS, &rs.advmss);
+		(void)rtnl_route_get_metric(rt, RTAX_QUICKACK, &rs.quickack);
+	}
+out:
+	if (cache)
+		nl_cache_free(cache);
+	if (sk)
+		nl_socket_free(sk);
+	return rs;
+}
+
 static bool ipv6_in_kernel(void)
 {
 	return access("/proc/sys/net/ipv6", F_OK) == 0;
@@ -319,7 +370,7 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 
 	CHECK(if_is_up("lo"), "lo is not up");
 	CHECK(if_is_up("tap0"), "tap0 is not up");
-	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 16384,
+	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 65520,
 	      "tap0 MTU is %d", ifr.ifr_mtu);
 	CHECK(if_ioctl("tap0", SIOCGIFADDR, &ifr) == 0, "tap0 has no IPv4 address");
 	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
@@ -341,6 +392,34 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");
 	CHECK(has_route6_default("tap0", "fd000000000000000000000000000002"),
 	      "no default route via fd00::2");
+	/*
+	 * Every route through tap0 sends at most 16384, asks for segments of
+	 * 32727 and acknowledges at once; the prefix routes are ours alone
+	 * (the kernel would add its own, without metrics, next to them).
+	 */
+	{
+		static const struct {
+			int family;
+			const char *dst;
+			unsigned int plen;
+		} want[] = {
+			{ AF_INET, "10.0.2.0", 24 },
+			{ AF_INET, "0.0.0.0", 0 },
+			{ AF_INET6, "fd00::", 64 },
+			{ AF_INET6, "::", 0 },
+		};
+
+		for (size_t i = 0; i < NSESS_ARRAY_SIZE(want); i++) {
+			struct route_seen rs = route_lookup("tap0", want[i].family, want[i].dst,
+							    want[i].plen);
+
+			CHECK(rs.n == 1, "%d routes to %s/%u on tap0", rs.n, want[i].dst,
+			      want[i].plen);
+			CHECK(rs.mtu == 16384 && rs.advmss == 32727 && rs.quickack == 1,
+			      "route %s/%u: mtu %u advmss %u quickack %u", want[i].dst,
+			      want[i].plen, rs.mtu, rs.advmss, rs.quickack);
+		}
+	}
 
 	state = neigh_lookup("tap0", AF_INET, "10.0.2.2", mac);
 	CHECK(state == NUD_PERMANENT, "neighbour 10.0.2.2 state %d", state);

@@ -39,7 +39,7 @@ Test(netplan, defaults)
 	nsess_netplan_defaults(&p);
 	cr_assert_eq(p.mode, NSESS_NET_SLIRP);
 	cr_assert_str_eq(p.ifname, "tap0");
-	cr_assert_eq(p.mtu, 16384);
+	cr_assert_eq(p.mtu, 65520);
 	cr_assert_eq(p.net4.s_addr, ip4("10.0.2.0").s_addr);
 	cr_assert_eq(p.prefix4, 24);
 	cr_assert_eq(p.addr4.s_addr, ip4("10.0.2.100").s_addr);
@@ -288,6 +288,49 @@ Test(netplan, mtu_parse)
 			cr_assert_eq(v, 7, "output written on failure for \"%s\"", t[i].in);
 			cr_assert(strstr(e.msg, "1280") && strstr(e.msg, "65520"), "%s", e.msg);
 		}
+	}
+}
+
+/* ---- route metrics ------------------------------------------------------ */
+
+Test(netplan, route_metrics)
+{
+	static const struct {
+		uint32_t link;
+		int family;
+		uint32_t mtu, advmss;
+	} t[] = {
+		/* the default: send 16 KiB, receive two segments per 64 KiB window */
+		{ 65520, AF_INET, 16384, 32727 },
+		{ 65520, AF_INET6, 16384, 32727 },
+		/* a link between the two: segments as large as the link allows */
+		{ 20000, AF_INET, 16384, 19960 },
+		{ 20000, AF_INET6, 16384, 19940 },
+		{ 32767, AF_INET, 16384, 32727 },
+		{ 32768, AF_INET, 16384, 32727 },
+		{ 16385, AF_INET, 16384, 16345 },
+		/* at or below the send limit the link decides alone */
+		{ 16384, AF_INET, 0, 0 },
+		{ 16384, AF_INET6, 0, 0 },
+		{ 1500, AF_INET, 0, 0 },
+		{ 1280, AF_INET6, 0, 0 },
+	};
+	struct nsess_route_metrics rm;
+	struct nsess_netplan p;
+
+	for (size_t i = 0; i < NSESS_ARRAY_SIZE(t); i++) {
+		nsess_netplan_defaults(&p);
+		p.mtu = t[i].link;
+		memset(&rm, 0xa5, sizeof(rm));
+		nsess_netplan_route_metrics(&p, t[i].family, &rm);
+		cr_assert_eq(rm.mtu, t[i].mtu, "link %u family %d: route mtu %u", t[i].link,
+			     t[i].family, rm.mtu);
+		cr_assert_eq(rm.advmss, t[i].advmss, "link %u family %d: advmss %u", t[i].link,
+			     t[i].family, rm.advmss);
+		cr_assert(rm.quickack, "link %u: ACKs must go out at once", t[i].link);
+		/* never more than the link can carry, and two segments per window */
+		cr_assert_leq(rm.mtu, t[i].link);
+		cr_assert_leq(2 * rm.advmss, 65535u);
 	}
 }
 
