@@ -503,7 +503,8 @@ static int netconf_prefix_route(struct netconf_batch *b, const struct nsess_netp
 	struct nl_msg *m;
 
 	inet_ntop(family, net, s, sizeof(s));
-	m = netconf_req(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rt, sizeof(rt),
+	/* REPLACE: a kernel that ignores IFA_F_NOPREFIXROUTE has added its own */
+	m = netconf_req(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &rt, sizeof(rt),
 			"adding the route %s/%u dev %s", s, rt.rtm_dst_len, p->ifname);
 	if (!m || nla_put(m, RTA_DST, len, net) < 0 ||
 	    nla_put_u32(m, RTA_OIF, (uint32_t)ifindex) < 0 ||

@@ -19,6 +19,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -583,6 +584,65 @@ Test(netconf, apply_reports_the_failing_request)
 {
 	NSESS_TEST_NEED_ROOT();
 	expect_child_ok(child_apply_bad_gateway, NULL);
+}
+
+/*
+ * A kernel that ignores IFA_F_NOPREFIXROUTE adds its own prefix route,
+ * without metrics, when the address goes on: stand one in before apply and
+ * expect apply to take its place rather than fail or sit beside it.
+ */
+static int child_apply_over_kernel_prefix_route(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct sockaddr_in *sin;
+	struct route_seen rs;
+	struct rtentry rt = { 0 };
+	struct ifreq ifr;
+	int fd, r, s;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	nsess_netplan_defaults(&p);
+	p.ipv6 = false;
+	r = nsess_tap_create(p.ifname, &fd, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	CHECK(if_ioctl("tap0", SIOCGIFFLAGS, &ifr) == 0, "SIOCGIFFLAGS");
+	ifr.ifr_flags |= IFF_UP;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0 && ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "bringing tap0 up: %s", strerror(errno));
+	sin = (struct sockaddr_in *)&rt.rt_dst;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.0.2.0", &sin->sin_addr);
+	sin = (struct sockaddr_in *)&rt.rt_genmask;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
+	rt.rt_flags = RTF_UP;
+	rt.rt_dev = (char *)"tap0";
+	CHECK(ioctl(s, SIOCADDRT, &rt) == 0, "adding 10.0.2.0/24 dev tap0: %s", strerror(errno));
+	close(s);
+	rs = route_lookup("tap0", AF_INET, "10.0.2.0", 24);
+	CHECK(rs.n == 1 && rs.quickack == 0, "the stand-in route: %d, quickack %u", rs.n,
+	      rs.quickack);
+
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "apply over a kernel prefix route: %d %s", r, e.msg);
+	rs = route_lookup("tap0", AF_INET, "10.0.2.0", 24);
+	CHECK(rs.n == 1, "%d routes to 10.0.2.0/24 after apply", rs.n);
+	CHECK(rs.mtu == 16384 && rs.advmss == 32727 && rs.quickack == 1,
+	      "10.0.2.0/24 after apply: mtu %u advmss %u quickack %u", rs.mtu, rs.advmss,
+	      rs.quickack);
+	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");
+	close(fd);
+	return 0;
+}
+
+Test(netconf, apply_over_kernel_prefix_route)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_over_kernel_prefix_route, NULL);
 }
 
 static int child_apply_modes(void *arg, char *msg, size_t len)
