@@ -7,9 +7,12 @@
  * batch of rtnetlink requests, built with libnl-3's message API and sent in
  * a single sendmsg() on one NETLINK_ROUTE socket, in a fixed order: lo up;
  * the TAP's MTU and up; its IPv4 and IPv6 addresses (the latter without DAD
- * so it is usable at once); permanent neighbour entries for the engine's
- * gateway and DNS addresses carrying the MACs libslirp answers with (so the
- * first packet needs no ARP/NDP round trip); default routes. The kernel
+ * so it is usable at once; both without the kernel's prefix route); the
+ * prefix routes, with the metrics of nsess_netplan_route_metrics() (they
+ * replace a kernel's own where one was added anyway); permanent neighbour
+ * entries for the engine's gateway and DNS addresses carrying the MACs
+ * libslirp answers with (so the first packet needs no ARP/NDP round trip);
+ * default routes, with the same metrics. The kernel
  * runs the requests of one sendmsg() one after the other, in order, and acks
  * each; the first failing request (by sequence number) is the one reported,
  * with the kernel's errno and its extended-ack text when it gives one.

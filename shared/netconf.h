@@ -54,9 +54,12 @@ int nsess_tap_quiet(int fd);
  * @e: which step failed, with the libnl/errno text
  *
  * Steps, in order: lo up; for SLIRP: the TAP's MTU and up; IPv4 address;
- * IPv6 address (no DAD, so it is usable at once); static neighbour entries
- * for the gateway and DNS addresses (libslirp's MACs); default routes via
- * the gateways. For NONE: lo only. For HOST: nothing.
+ * IPv6 address (no DAD, so it is usable at once); the prefix routes with
+ * the metrics of nsess_netplan_route_metrics() (the addresses are flagged
+ * IFA_F_NOPREFIXROUTE; ours replace a kernel's own); static neighbour
+ * entries for the gateway and DNS addresses (libslirp's MACs); default
+ * routes via the gateways, with the same metrics. For NONE: lo only. For
+ * HOST: nothing.
  * The TAP must already exist (nsess_tap_create()).
  *
  * Return: 0 or -errno.

@@ -2,7 +2,7 @@
 /*
  * netplan.h - what a session's network looks like, as data (pure code).
  *
- * Defaults follow libslirp's: tap0, MTU 65520, 10.0.2.100/24 via 10.0.2.2,
+ * Defaults follow libslirp's but for the MTU: tap0, MTU 24576, 10.0.2.100/24 via 10.0.2.2,
  * DNS forwarder 10.0.2.3, fd00::100/64 via fd00::2, DNS fd00::3, host
  * loopback unreachable. netconf.c applies a plan inside the namespace,
  * engine.c builds the libslirp configuration from the same plan.
@@ -20,7 +20,7 @@
 #define NSESS_PUBLISH_MAX 32
 #define NSESS_MTU_MIN 1280	/* IPv6 needs at least this */
 #define NSESS_MTU_MAX 65520	/* libslirp's limit */
-#define NSESS_MTU_DEFAULT 65520	/* the link's; routes send less: nsess_netplan_route_metrics() */
+#define NSESS_MTU_DEFAULT 24576	/* the link's; routes send less: nsess_netplan_route_metrics() */
 #define NSESS_ROUTE_MTU_MAX 16384	/* the largest packet a session sends over a route */
 #define NSESS_ADVMSS_MAX 32727	/* the largest TCP segment a session asks the engine for */
 
@@ -102,7 +102,7 @@ int nsess_mtu_parse(const char *s, uint32_t *out, struct nsess_error *e);
  */
 int nsess_netplan_validate(const struct nsess_netplan *p, struct nsess_error *e);
 
-/*
+/**
  * struct nsess_route_metrics - what the session's routes through the TAP
  * (the prefix route and the default route) carry besides their addresses
  * @mtu: RTAX_MTU, the largest packet the session sends; 0 leaves it to the link
@@ -117,16 +117,21 @@ struct nsess_route_metrics {
 };
 
 /**
- * nsess_netplan_route_metrics() - the metrics of @p's routes for @family
- * (AF_INET or AF_INET6), made for libslirp's TCP, which has no window
- * scaling and so never has more than 64 KiB in flight either way.
+ * nsess_netplan_route_metrics() - the metrics of the session's routes
+ * @p: the plan; only @p->mtu (the link's MTU) matters
+ * @family: AF_INET or AF_INET6 (the TCP/IP header size differs)
+ * @out: written in full
  *
- * Sent data wants small segments, received data large ones, and the link
- * MTU sets both; so the link keeps @p->mtu (what may arrive) and the routes
- * send at most NSESS_ROUTE_MTU_MAX, while asking the engine for segments of
- * up to NSESS_ADVMSS_MAX, of which two fit in the 65535-byte window that
- * Linux, when it cannot scale, rounds down to whole segments. The ACKs go
- * out at once, as the engine cannot send more until they come.
+ * Made for libslirp's TCP, which has no window scaling and so never has
+ * more than 64 KiB in flight either way. Sent data wants small segments,
+ * received data larger ones, and the link MTU sets both (libslirp takes its
+ * segment size from the link MTU it is given). So above
+ * NSESS_ROUTE_MTU_MAX the link keeps @p->mtu, what may arrive, and the
+ * routes send at most NSESS_ROUTE_MTU_MAX while offering to receive
+ * segments as large as the link carries, capped at NSESS_ADVMSS_MAX: two
+ * of those fit in the 65535-byte window, which Linux rounds down to whole
+ * segments when it cannot scale. The ACKs go out at once, as the engine
+ * cannot send more until they come.
  */
 void nsess_netplan_route_metrics(const struct nsess_netplan *p, int family,
 				 struct nsess_route_metrics *out);

@@ -262,11 +262,11 @@ out:
 /*
  * Main-table routes on @ifname to @dst/@plen (plen 0: the default route),
  * via a libnl dump: how many there are, and the metrics of the last one
- * (RTAX_MTU, RTAX_ADVMSS, RTAX_QUICKACK; 0 when unset).
+ * (RTAX_MTU, RTAX_ADVMSS, RTAX_QUICKACK; 0 when unset) and its priority.
  */
 struct route_seen {
 	int n;
-	uint32_t mtu, advmss, quickack;
+	uint32_t mtu, advmss, quickack, priority;
 };
 
 static struct route_seen route_lookup(const char *ifname, int family, const char *dst,
@@ -300,6 +300,7 @@ static struct route_seen route_lookup(const char *ifname, int family, const char
 		(void)rtnl_route_get_metric(rt, RTAX_MTU, &rs.mtu);
 		(void)rtnl_route_get_metric(rt, RTAX_ADVMSS, &rs.advmss);
 		(void)rtnl_route_get_metric(rt, RTAX_QUICKACK, &rs.quickack);
+		rs.priority = rtnl_route_get_priority(rt);
 	}
 out:
 	if (cache)
@@ -371,7 +372,7 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 
 	CHECK(if_is_up("lo"), "lo is not up");
 	CHECK(if_is_up("tap0"), "tap0 is not up");
-	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 65520,
+	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 24576,
 	      "tap0 MTU is %d", ifr.ifr_mtu);
 	CHECK(if_ioctl("tap0", SIOCGIFADDR, &ifr) == 0, "tap0 has no IPv4 address");
 	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
@@ -394,20 +395,23 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 	CHECK(has_route6_default("tap0", "fd000000000000000000000000000002"),
 	      "no default route via fd00::2");
 	/*
-	 * Every route through tap0 sends at most 16384, asks for segments of
-	 * 32727 and acknowledges at once; the prefix routes are ours alone
-	 * (the kernel would add its own, without metrics, next to them).
+	 * Every route through tap0 sends at most 16384, takes segments as
+	 * large as the link carries and acknowledges at once; each prefix
+	 * route is there once, ours, with the kernel's priority (an IPv6 one
+	 * of another priority would sit beside a kernel's instead of
+	 * replacing it).
 	 */
 	{
 		static const struct {
 			int family;
 			const char *dst;
 			unsigned int plen;
+			uint32_t advmss, priority;
 		} want[] = {
-			{ AF_INET, "10.0.2.0", 24 },
-			{ AF_INET, "0.0.0.0", 0 },
-			{ AF_INET6, "fd00::", 64 },
-			{ AF_INET6, "::", 0 },
+			{ AF_INET, "10.0.2.0", 24, 24536, 0 },
+			{ AF_INET, "0.0.0.0", 0, 24536, 0 },
+			{ AF_INET6, "fd00::", 64, 24516, 256 },
+			{ AF_INET6, "::", 0, 24516, 1024 },
 		};
 
 		for (size_t i = 0; i < NSESS_ARRAY_SIZE(want); i++) {
@@ -416,9 +420,11 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 
 			CHECK(rs.n == 1, "%d routes to %s/%u on tap0", rs.n, want[i].dst,
 			      want[i].plen);
-			CHECK(rs.mtu == 16384 && rs.advmss == 32727 && rs.quickack == 1,
+			CHECK(rs.mtu == 16384 && rs.advmss == want[i].advmss && rs.quickack == 1,
 			      "route %s/%u: mtu %u advmss %u quickack %u", want[i].dst,
 			      want[i].plen, rs.mtu, rs.advmss, rs.quickack);
+			CHECK(rs.priority == want[i].priority, "route %s/%u: priority %u",
+			      want[i].dst, want[i].plen, rs.priority);
 		}
 	}
 
@@ -631,7 +637,7 @@ static int child_apply_over_kernel_prefix_route(void *arg, char *msg, size_t len
 	CHECK(r == 0, "apply over a kernel prefix route: %d %s", r, e.msg);
 	rs = route_lookup("tap0", AF_INET, "10.0.2.0", 24);
 	CHECK(rs.n == 1, "%d routes to 10.0.2.0/24 after apply", rs.n);
-	CHECK(rs.mtu == 16384 && rs.advmss == 32727 && rs.quickack == 1,
+	CHECK(rs.mtu == 16384 && rs.advmss == 24536 && rs.quickack == 1,
 	      "10.0.2.0/24 after apply: mtu %u advmss %u quickack %u", rs.mtu, rs.advmss,
 	      rs.quickack);
 	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");
@@ -643,6 +649,44 @@ Test(netconf, apply_over_kernel_prefix_route)
 {
 	NSESS_TEST_NEED_ROOT();
 	expect_child_ok(child_apply_over_kernel_prefix_route, NULL);
+}
+
+/* An MTU at or below the routes' limit rules both ways: quick ACKs only. */
+static int child_apply_small_mtu(void *arg, char *msg, size_t len)
+{
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct route_seen rs;
+	struct ifreq ifr;
+	int fd, r;
+
+	(void)arg;
+	r = enter_netns(msg, len);
+	if (r)
+		return r;
+	nsess_netplan_defaults(&p);
+	p.ipv6 = false;
+	p.mtu = 1500;
+	r = nsess_tap_create(p.ifname, &fd, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	r = nsess_netconf_apply(&p, &e);
+	CHECK(r == 0, "apply: %d %s", r, e.msg);
+	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 1500, "tap0 MTU is %d",
+	      ifr.ifr_mtu);
+	for (int i = 0; i < 2; i++) {
+		rs = route_lookup("tap0", AF_INET, i ? "0.0.0.0" : "10.0.2.0", i ? 0 : 24);
+		CHECK(rs.n == 1 && rs.mtu == 0 && rs.advmss == 0 && rs.quickack == 1,
+		      "%s route: %d, mtu %u advmss %u quickack %u", i ? "default" : "prefix",
+		      rs.n, rs.mtu, rs.advmss, rs.quickack);
+	}
+	close(fd);
+	return 0;
+}
+
+Test(netconf, apply_small_mtu)
+{
+	NSESS_TEST_NEED_ROOT();
+	expect_child_ok(child_apply_small_mtu, NULL);
 }
 
 static int child_apply_modes(void *arg, char *msg, size_t len)
