@@ -15,7 +15,7 @@ cleanup() { bench_cleanup_procs; veth_down; rm -rf "$W"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$BENCH_QUICK" = 1 ]; then PASSES=1; T=2; else PASSES=3; T=5; fi
+if [ "$BENCH_QUICK" = 1 ]; then PASSES=1; T=2; else PASSES=7; T=3; fi
 notes=()
 ensure_bench_user
 
