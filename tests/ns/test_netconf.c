@@ -459,6 +459,21 @@ Test(netconf, apply_defaults)
 	expect_child_ok(child_apply_defaults, NULL);
 }
 
+/* A fresh netns with tap0 and the default plan, IPv6 off in the plan. */
+static int enter_netns_v4_tap(char *msg, size_t len, struct nsess_netplan *p, int *tap)
+{
+	struct nsess_error e = { 0 };
+	int r = enter_netns(msg, len);
+
+	if (r)
+		return r;
+	nsess_netplan_defaults(p);
+	p->ipv6 = false;
+	r = nsess_tap_create(p->ifname, tap, &e);
+	CHECK(r == 0, "tap_create: %s", e.msg);
+	return 0;
+}
+
 static int child_apply_no_ipv6_plan(void *arg, char *msg, size_t len)
 {
 	struct nsess_netplan p;
@@ -467,13 +482,9 @@ static int child_apply_no_ipv6_plan(void *arg, char *msg, size_t len)
 	char buf[16];
 
 	(void)arg;
-	r = enter_netns(msg, len);
+	r = enter_netns_v4_tap(msg, len, &p, &fd);
 	if (r)
 		return r;
-	nsess_netplan_defaults(&p);
-	p.ipv6 = false;
-	r = nsess_tap_create(p.ifname, &fd, &e);
-	CHECK(r == 0, "tap_create: %s", e.msg);
 	r = nsess_netconf_apply(&p, &e);
 	CHECK(r == 0, "apply: %d %s", r, e.msg);
 	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");
@@ -608,13 +619,9 @@ static int child_apply_over_kernel_prefix_route(void *arg, char *msg, size_t len
 	int fd, r, s;
 
 	(void)arg;
-	r = enter_netns(msg, len);
+	r = enter_netns_v4_tap(msg, len, &p, &fd);
 	if (r)
 		return r;
-	nsess_netplan_defaults(&p);
-	p.ipv6 = false;
-	r = nsess_tap_create(p.ifname, &fd, &e);
-	CHECK(r == 0, "tap_create: %s", e.msg);
 	CHECK(if_ioctl("tap0", SIOCGIFFLAGS, &ifr) == 0, "SIOCGIFFLAGS");
 	ifr.ifr_flags |= IFF_UP;
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -661,14 +668,10 @@ static int child_apply_small_mtu(void *arg, char *msg, size_t len)
 	int fd, r;
 
 	(void)arg;
-	r = enter_netns(msg, len);
+	r = enter_netns_v4_tap(msg, len, &p, &fd);
 	if (r)
 		return r;
-	nsess_netplan_defaults(&p);
-	p.ipv6 = false;
 	p.mtu = 1500;
-	r = nsess_tap_create(p.ifname, &fd, &e);
-	CHECK(r == 0, "tap_create: %s", e.msg);
 	r = nsess_netconf_apply(&p, &e);
 	CHECK(r == 0, "apply: %d %s", r, e.msg);
 	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 1500, "tap0 MTU is %d",
