@@ -119,9 +119,25 @@ check_contains "host loopback reachable with --allow-host-loopback (root --user)
 # What the routes ask for must be what flows: the session sends 16344-byte
 # segments (route MTU 16384) and receives larger ones from libslirp, at most
 # the advmss of 24536. Read back with TCP_INFO after 4 MiB came from a host
-# loopback server, which must all arrive.
+# loopback server, which must all arrive. The server hands the kernel all
+# 4 MiB at once, so libslirp always has more queued than one segment: a
+# server writing 8 KiB at a time (socat) lets it forward 8 KiB segments.
 port2=$((40000 + RANDOM % 20000))
-socat TCP-LISTEN:$port2,bind=127.0.0.1,reuseaddr,fork SYSTEM:'head -c 4194304 /dev/zero' >/dev/null 2>&1 &
+python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+data = bytes(4194304)
+while True:
+    c, _ = s.accept()
+    try:
+        c.sendall(data)
+    except OSError:
+        pass
+    c.close()
+' $port2 >/dev/null 2>&1 &
 bgpids+=($!)
 wait_until 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port2" 2>/dev/null
 mss_probe='
