@@ -52,12 +52,24 @@ static void sid_set_owner(char dst[NSESS_OWNER_MAX], const char *owner)
 	dst[len] = '\0';
 }
 
+/* The problem list, at its first use; false (and f->nomem) when out of memory. */
+static bool sid_problems_alloc(struct nsess_subid_file *f)
+{
+	if (!f->problems)
+		f->problems = calloc(NSESS_SUBID_PROBLEMS_MAX, sizeof(*f->problems));
+	if (!f->problems)
+		f->nomem = true;
+	return f->problems != NULL;
+}
+
 /* Pick the slot for a new problem; NULL when it has to be dropped. */
 static struct nsess_subid_problem *sid_problem_slot(struct nsess_subid_file *f, int severity,
 						    const char *owner)
 {
 	size_t i;
 
+	if (!sid_problems_alloc(f))
+		return NULL;
 	if (f->n_problems < NSESS_SUBID_PROBLEMS_MAX)
 		return &f->problems[f->n_problems++];
 	f->n_problems_dropped++;
@@ -117,12 +129,14 @@ static void sid_truncate(struct nsess_subid_file *f, unsigned int line, const ch
 	struct nsess_subid_problem *p;
 	va_list ap;
 
+	f->truncated = true;
+	if (!sid_problems_alloc(f))
+		return;
 	if (f->n_problems == NSESS_SUBID_PROBLEMS_MAX) {
 		f->n_problems_dropped++;
 		f->n_problems--;
 	}
 	p = &f->problems[f->n_problems++];
-	f->truncated = true;
 	va_start(ap, fmt);
 	sid_vproblem(p, f->path, line, NSESS_PROBLEM_ERROR, "", fmt, ap);
 	va_end(ap);
@@ -487,7 +501,6 @@ int nsess_subid_parse(FILE *fp, const char *path, struct nsess_subid_file *out)
 
 	if (!fp || !out)
 		return -EINVAL;
-	/* the record is ~40 KiB: keep it off the stack of whoever calls us */
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -517,11 +530,16 @@ int nsess_subid_parse(FILE *fp, const char *path, struct nsess_subid_file *out)
 	r = sid_check_overlaps(f);
 	if (r < 0)
 		goto fail;
+	if (f->nomem) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	*out = *f;
 	free(f);
 	return 0;
 fail:
 	free(f->entries);
+	free(f->problems);
 	free(f);
 	return r;
 }
@@ -533,6 +551,9 @@ void nsess_subid_file_free(struct nsess_subid_file *f)
 	free(f->entries);
 	f->entries = NULL;
 	f->n_entries = 0;
+	free(f->problems);
+	f->problems = NULL;
+	f->n_problems = 0;
 }
 
 static int sid_join(const char *root, const char *rel, char *buf, size_t size)

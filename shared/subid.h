@@ -70,7 +70,11 @@ struct nsess_subid_file {
 	bool present;			/* false: the file does not exist */
 	struct nsess_subid_entry *entries;
 	size_t n_entries;
-	struct nsess_subid_problem problems[NSESS_SUBID_PROBLEMS_MAX];
+	/*
+	 * NSESS_SUBID_PROBLEMS_MAX slots (40 KiB), allocated at the first
+	 * problem: a clean file never touches them. NULL while n_problems is 0.
+	 */
+	struct nsess_subid_problem *problems;
 	size_t n_problems;
 	size_t n_problems_dropped;	/* past NSESS_SUBID_PROBLEMS_MAX */
 	/*
@@ -81,6 +85,7 @@ struct nsess_subid_file {
 	 */
 	bool truncated;
 	bool errors_dropped;
+	bool nomem;			/* the problem list could not be allocated: parse fails */
 };
 
 /**
