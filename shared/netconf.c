@@ -338,6 +338,8 @@ static int netconf_ipv6_usable(const char *ifname, char *why, size_t whylen)
 /* ---- the request batch -------------------------------------------------- */
 
 #define NETCONF_MAX_REQ 14
+/* room for one request; the largest (a route with its metrics) is under 100 bytes */
+#define NETCONF_MSG_SIZE 512
 
 /*
  * struct netconf_batch - the requests of one apply run, sent together
@@ -374,9 +376,12 @@ static struct nl_msg *netconf_req(struct netconf_batch *b, int type, int flags, 
 
 	if (b->n >= NETCONF_MAX_REQ)
 		return NULL;
-	m = nlmsg_alloc_simple(type, flags);
+	/* not libnl's default of a page each: a dozen of those are a dozen page faults */
+	m = nlmsg_alloc_size(NETCONF_MSG_SIZE);
 	if (!m)
 		return NULL;
+	nlmsg_hdr(m)->nlmsg_type = (uint16_t)type;
+	nlmsg_hdr(m)->nlmsg_flags = (uint16_t)flags;
 	if (nlmsg_append(m, (void *)hdr, hdrlen, NLMSG_ALIGNTO) < 0) {
 		nlmsg_free(m);
 		return NULL;

@@ -477,10 +477,13 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	}
 	/*
 	 * The engine's seccomp program, compiled now while the child unshares
-	 * (a quarter of a millisecond): nsession-engine then only loads it.
-	 * Without it the engine compiles its own.
+	 * (a quarter of a millisecond of CPU and some 25 page faults):
+	 * nsession-engine then only loads it. Only when the engine starts at
+	 * once (--publish): a lazily started engine compiles its own, so a
+	 * command that never uses the network does not pay for it. Without
+	 * it the engine compiles its own.
 	 */
-	if (o->net.mode == NSESS_NET_SLIRP) {
+	if (o->net.mode == NSESS_NET_SLIRP && o->net.n_publish > 0) {
 		bpf = calloc(1, sizeof(*bpf));
 		if (bpf && nsess_sandbox_seccomp_export(NSESS_SANDBOX_ENGINE_PARENT, bpf) < 0)
 			bpf->n = 0;
