@@ -85,7 +85,7 @@ ROWS="loopback veth $ENGINES"
 for ((pass = 1; pass <= PASSES; pass++)); do
 	log "pass $pass/$PASSES ($N rounds per row)"
 	ensure_bench_user
-	for row in $ROWS; do
+	for row in $(rotate $((pass - 1)) $ROWS); do
 		(cd "$W/u" && timeout 120 $(client_cmd "$row") </dev/null >"$W/out.txt" 2>"$W/err.txt")
 		rc=$?
 		left=$(sweep_strays)
@@ -102,7 +102,8 @@ done
 	echo "## Request/response latency (connect, 32 B request, 32 B answer, close)"
 	echo
 	echo "Per-round time in microseconds measured inside the client; n = rounds"
-	echo "($PASSES interleaved passes x $N). Ratios of medians, lower is better."
+	echo "($PASSES interleaved passes x $N, the row order rotated by one each pass). Ratios of"
+	echo "medians, lower is better."
 	echo
 	$REPORT table "$W/rr.tsv" --unit us --decimals 0 --label path --order "loopback,veth,${ENGINES// /,}" --ratio loopback,veth
 	echo

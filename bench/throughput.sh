@@ -7,7 +7,8 @@
 # (iperf3 -c), "down" = host -> session (iperf3 -c -R). Ceilings: plain
 # loopback on the host, and a veth pair between two network namespaces this
 # script creates (and deletes). Passes are interleaved: every pass runs every
-# engine in both directions, so slow phases of the machine hit all rows.
+# engine in both directions, so slow phases of the machine hit all rows, and
+# the order of rows (and of the two directions) rotates from pass to pass.
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_mkwork
@@ -47,8 +48,8 @@ ROWS="loopback veth $ENGINES"
 for ((pass = 1; pass <= PASSES; pass++)); do
 	log "pass $pass/$PASSES (t=$T s)"
 	ensure_bench_user
-	for row in $ROWS; do
-		for dir in up down; do
+	for row in $(rotate $((pass - 1)) $ROWS); do
+		for dir in $(rotate $((pass - 1)) up down); do
 			cmd=$(client_cmd "$row" "$dir")
 			(cd "$W/u" && timeout $((T + 30)) $cmd </dev/null >"$W/out.json" 2>"$W/err.txt")
 			rc=$?
@@ -85,8 +86,9 @@ rows_csv="loopback,veth,${ENGINES// /,}"
 {
 	echo "## TCP throughput (iperf3, Mbit/s, higher is better)"
 	echo
-	echo "$PASSES pass(es) of ${T}-second iperf3 runs per row and direction, interleaved; the"
-	echo "value is iperf3's end.sum_received.bits_per_second. Ratios are to the ceilings."
+	echo "$PASSES pass(es) of ${T}-second iperf3 runs per row and direction, interleaved (the row"
+	echo "order rotated by one each pass, the direction order flipped); the value is iperf3's"
+	echo "end.sum_received.bits_per_second. Ratios are to the ceilings."
 	echo
 	for dir in up down; do
 		if [ $dir = up ]; then echo "### up: session -> host (iperf3 -c)"; else echo "### down: host -> session (iperf3 -c -R)"; fi
