@@ -547,7 +547,6 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 				.userns = userns,
 				.sync = sv[0],
 				.sigfd = sigfd,
-				.bpf = bpf,
 				.verbose = log && log->max_prio >= LOG_DEBUG,
 			};
 
