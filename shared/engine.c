@@ -13,7 +13,10 @@
  *  - After poll(), slirp_pollfds_poll() runs first (it is also what
  *    advances libslirp's internal clock), then frames from the TAP are
  *    read until EAGAIN (bounded per round so the host side is not starved)
- *    into one buffer and passed to slirp_input().
+ *    into one buffer and offered to tcpfast.c first (the session's
+ *    outbound IPv4 TCP, which libslirp's unscaled 64 KiB window would cap),
+ *    then passed to slirp_input(). tcpfast.c's host sockets sit between
+ *    the watched fds and libslirp's in the pollfd array.
  *    libslirp answers synchronously through engine_cb_send_packet(), which
  *    writes one frame to the TAP.
  *  - libslirp's timers (only the IPv6 router advertisement timer in 4.7)
@@ -49,6 +52,7 @@
 #define NSESS_ENGINE_INTERNAL 1
 #include "engine.h"
 #include "fault.h"
+#include "tcpfast.h"
 
 #define ENGINE_WATCH_MAX 16
 #define ENGINE_PFD_INITIAL 64
@@ -76,6 +80,7 @@ struct engine_watch {
 
 struct nsess_engine {
 	Slirp *slirp;
+	struct nsess_tcpfast *tcp;	/* outbound IPv4 TCP beside libslirp */
 	int tap_fd;
 	struct nsess_log log_store;
 	const struct nsess_log *log;	/* &log_store or NULL */
@@ -500,6 +505,11 @@ int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct 
 		return nsess_error_set(e, ENOMEM, "engine: out of memory");
 	}
 	eng->tap_fd = TAKE_FD(fd);
+	eng->tcp = nsess_tcpfast_new(plan, eng->tap_fd);
+	if (!eng->tcp) {
+		nsess_engine_free(eng);
+		return nsess_error_set(e, ENOMEM, "engine: out of memory");
+	}
 
 	eng->slirp = slirp_new(&cfg, &engine_callbacks, eng);
 	if (!eng->slirp) {
@@ -621,6 +631,8 @@ static int engine_tap_read(struct nsess_engine *eng)
 			continue;
 		eng->stats.frames_in++;
 		eng->stats.bytes_in += (uint64_t)n;
+		if (nsess_tcpfast_input(eng->tcp, eng->frame, (size_t)n))
+			continue;
 		slirp_input(eng->slirp, eng->frame, (int)n);
 		if (eng->fatal)
 			return eng->fatal;
@@ -674,10 +686,20 @@ int nsess_engine_run(struct nsess_engine *eng)
 			eng->pfds[eng->n_pfds++] =
 				(struct pollfd){ .fd = w->fd, .events = w->events };
 		}
+		if (engine_pfd_reserve(eng, eng->n_pfds + nsess_tcpfast_count(eng->tcp)) < 0)
+			return -ENOMEM;
+		nsess_tcpfast_fill(eng->tcp, eng->pfds + eng->n_pfds, eng->n_pfds);
+		eng->n_pfds += nsess_tcpfast_count(eng->tcp);
 		eng->slirp_base = eng->n_pfds;
 		eng->pfd_oom = false;
 		slirp_pollfds_fill(eng->slirp, &timeout, engine_add_poll, eng);
 		engine_timers_timeout(eng, &timeout);
+		{
+			int64_t t = nsess_tcpfast_timeout_ms(eng->tcp);
+
+			if (t >= 0 && (uint64_t)t < timeout)
+				timeout = (uint32_t)t;
+		}
 		if (eng->pfd_oom && timeout > 10)
 			timeout = 10; /* retry soon with the sockets we skipped */
 
@@ -698,6 +720,7 @@ int nsess_engine_run(struct nsess_engine *eng)
 		 * stale clock makes a fresh DNS socket look expired.
 		 */
 		slirp_pollfds_poll(eng->slirp, select_error, engine_get_revents, eng);
+		nsess_tcpfast_poll(eng->tcp, eng->pfds, eng->slirp_base);
 
 		tap_rev = eng->pfds[0].revents;
 		if (tap_rev & POLLIN) {
@@ -706,6 +729,7 @@ int nsess_engine_run(struct nsess_engine *eng)
 
 			if (r < 0)
 				return r;
+			nsess_tcpfast_flush(eng->tcp);
 			/*
 			 * libslirp holds a frame for the session whose MAC it
 			 * does not know yet and sends an ARP (or NDP) request;
@@ -723,6 +747,7 @@ int nsess_engine_run(struct nsess_engine *eng)
 		}
 
 		engine_timers_run(eng);
+		nsess_tcpfast_timers(eng->tcp);
 		engine_dispatch_watches(eng);
 	}
 	engine_guest_error_flush(eng);
@@ -733,6 +758,7 @@ void nsess_engine_free(struct nsess_engine *eng)
 {
 	if (!eng)
 		return;
+	nsess_tcpfast_free(eng->tcp);
 	if (eng->slirp)
 		slirp_cleanup(eng->slirp);
 	/* slirp_cleanup() frees its timers through engine_cb_timer_free() */
@@ -751,7 +777,15 @@ void nsess_engine_free(struct nsess_engine *eng)
 
 void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_stats *out)
 {
+	struct nsess_tcpfast_stats t;
+
+	nsess_tcpfast_get_stats(eng->tcp, &t);
 	*out = eng->stats;
+	out->frames_out += t.frames_out;
+	out->bytes_out += t.bytes_out;
+	out->frames_dropped += t.frames_dropped;
+	out->tcp_flows = t.flows;
+	out->tcp_retransmits = t.retransmits;
 }
 
 const char *nsess_engine_version(void)

@@ -75,7 +75,9 @@ struct nsess_engine_stats {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t wakeups;	/* poll() returns */
-	uint64_t frames_dropped; /* libslirp -> TAP frames the TAP refused (EAGAIN, EIO) */
+	uint64_t frames_dropped; /* frames to the TAP it refused (EAGAIN, EIO) */
+	uint64_t tcp_flows;	/* TCP connections on the engine's own path (tcpfast.h) */
+	uint64_t tcp_retransmits; /* ... and its rewinds after a loss */
 };
 void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_stats *out);
 

@@ -794,6 +794,313 @@ Test(engine, host_loopback_allowed)
 	host_side_free(hs);
 }
 
+/*
+ * The engine's own TCP path (tcpfast.c) takes connections the session opens
+ * to 10.0.2.2 when host loopback is allowed. These tests go through it and
+ * check what an application would see: every byte in order both ways, a
+ * half-close, a refused port, resets in both directions.
+ */
+#define BULK_BYTES (8u << 20)
+
+static uint8_t bulk_byte(size_t i, uint8_t salt)
+{
+	return (uint8_t)(i * 131 + (i >> 12) + salt);
+}
+
+static bool bulk_send(int fd, uint8_t salt)
+{
+	static uint8_t buf[65536];
+	size_t off = 0;
+
+	while (off < BULK_BYTES) {
+		size_t n = sizeof(buf), i, done = 0;
+
+		for (i = 0; i < n; i++)
+			buf[i] = bulk_byte(off + i, salt);
+		while (done < n) {
+			ssize_t w = write(fd, buf + done, n - done);
+
+			if (w <= 0)
+				return false;
+			done += (size_t)w;
+		}
+		off += n;
+	}
+	return true;
+}
+
+/* BULK_BYTES of the pattern, then EOF. Return: 0, 1 short or wrong, 2 no EOF. */
+static int bulk_recv(int fd, uint8_t salt)
+{
+	static uint8_t buf[65536];
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < BULK_BYTES) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return 1;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != bulk_byte(off + (size_t)i, salt))
+				return 1;
+		off += (size_t)n;
+	}
+	return read(fd, buf, 1) == 0 ? 0 : 2;
+}
+
+/* guest: connect, send the lot, half-close, read the answer (late) to EOF */
+static int guest_bulk(void *arg)
+{
+	int fd, r;
+
+	(void)arg;
+	fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	if (fd < 0)
+		return 20;
+	set_timeouts(fd, 10);
+	if (!bulk_send(fd, 0))
+		r = 21;
+	else if (shutdown(fd, SHUT_WR) < 0)
+		r = 22;
+	else {
+		/* read late: the host's 8 MiB fill the window until it is zero */
+		usleep(300 * 1000);
+		r = bulk_recv(fd, 1) ? 23 : 0;
+	}
+	close(fd);
+	return r;
+}
+
+static int host_accept(int lfd)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	int c;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return -1;
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		set_timeouts(c, 10);
+	return c;
+}
+
+static void *host_bulk_thread(void *arg)
+{
+	struct host_side *hs = arg;
+	int c = host_accept(hs->lfd);
+
+	if (c < 0)
+		hs->result = 60;
+	else if (bulk_recv(c, 0))
+		hs->result = 61;	/* wrong bytes, or the session's FIN never came */
+	else
+		hs->result = bulk_send(c, 1) ? 0 : 62;
+	if (c >= 0)
+		close(c);
+	(void)!write(hs->done_pipe[1], "d", 1);
+	return NULL;
+}
+
+/* guest: connecting to a port nobody listens on fails at once, not by timeout */
+static int guest_refused(void *arg)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(loopback_port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+	(void)arg;
+	inet_pton(AF_INET, "10.0.2.2", &sa.sin_addr);
+	set_timeouts(fd, 3);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0)
+		return 24;
+	return errno == ECONNREFUSED ? 0 : 25;
+}
+
+/* guest: the host resets the connection; the read must say so */
+static int guest_sees_reset(void *arg)
+{
+	char b;
+	int fd;
+	ssize_t n;
+
+	(void)arg;
+	fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	if (fd < 0)
+		return 20;
+	set_timeouts(fd, 5);
+	if (write(fd, "x", 1) != 1)
+		return 26;
+	n = read(fd, &b, 1);
+	close(fd);
+	return n < 0 && errno == ECONNRESET ? 0 : 27;
+}
+
+static void set_linger0(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static void *host_reset_thread(void *arg)
+{
+	struct host_side *hs = arg;
+	int c = host_accept(hs->lfd);
+	char b;
+
+	if (c < 0) {
+		hs->result = 60;
+	} else {
+		hs->result = read(c, &b, 1) == 1 ? 0 : 63;
+		set_linger0(c);
+		close(c);
+	}
+	(void)!write(hs->done_pipe[1], "d", 1);
+	return NULL;
+}
+
+/* guest: send one byte, then reset; the host's read must say so */
+static int guest_resets(void *arg)
+{
+	char b = 0;
+	int fd;
+
+	(void)arg;
+	fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	if (fd < 0)
+		return 20;
+	set_timeouts(fd, 5);
+	if (write(fd, "y", 1) != 1)
+		return 26;
+	/* the host answers "k" once it has the byte, so the reset comes after it */
+	if (read(fd, &b, 1) != 1 || b != 'k')
+		return 28;
+	set_linger0(fd);
+	close(fd);
+	return 0;
+}
+
+static void *host_reset_seen_thread(void *arg)
+{
+	struct host_side *hs = arg;
+	int c = host_accept(hs->lfd);
+	char b;
+
+	if (c < 0) {
+		hs->result = 60;
+	} else if (read(c, &b, 1) != 1 || b != 'y' || write(c, "k", 1) != 1) {
+		hs->result = 64;
+	} else {
+		ssize_t n = read(c, &b, 1);
+
+		hs->result = n < 0 && errno == ECONNRESET ? 0 : 65;
+	}
+	if (c >= 0)
+		close(c);
+	(void)!write(hs->done_pipe[1], "d", 1);
+	return NULL;
+}
+
+/*
+ * Host loopback allowed; @host_fn (NULL: no listener, the port stays
+ * closed) serves one connection while the guest runs @gfn.
+ */
+static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
+		    int *host_result, struct nsess_engine_stats *st)
+{
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct host_side *hs = host_side_new();
+	struct harness h;
+	struct guest g;
+	pthread_t th;
+
+	loopback_port = 0;
+	if (host_fn) {
+		hs->lfd = listen_loopback(&loopback_port);
+		cr_assert_eq(pthread_create(&th, NULL, host_fn, hs), 0);
+	} else {
+		loopback_port = free_port(SOCK_STREAM);
+	}
+	guest_start(&g, NULL, gfn, NULL);
+	plan_defaults(&p);
+	p.allow_host_loopback = true;
+	cr_assert_eq(nsess_engine_new(&p, g.tap_fd, NULL, &eng, &e), 0, "%s", e.msg);
+
+	harness_init(&h, eng, host_fn ? 2 : 1);
+	cr_assert_eq(nsess_engine_watch(eng, g.sock, POLLIN, harness_on_guest, &h), 0);
+	if (host_fn)
+		cr_assert_eq(nsess_engine_watch(eng, hs->done_pipe[0], POLLIN, harness_on_thread,
+						&h), 0);
+	harness_run(&h);
+	*guest_result = h.guest_result;
+	nsess_engine_get_stats(eng, st);
+	nsess_engine_free(eng);
+	guest_finish(&g);
+	if (host_fn) {
+		shutdown(hs->lfd, SHUT_RDWR);
+		cr_assert_eq(pthread_join(th, NULL), 0);
+	}
+	*host_result = hs->result;
+	host_side_free(hs);
+}
+
+Test(engine, tcp_bulk_both_ways_in_order)
+{
+	NSESS_TEST_DEADLINE(60);
+	struct nsess_engine_stats st;
+	int gr, hr;
+
+	NSESS_TEST_NEED_ROOT();
+	run_tcp(guest_bulk, host_bulk_thread, &gr, &hr, &st);
+	cr_assert_eq(gr, 0, "guest side failed at step %d", gr);
+	cr_assert_eq(hr, 0, "host side failed at step %d", hr);
+	cr_assert_eq(st.tcp_flows, 1, "the connection did not take the engine's TCP path");
+	/* 8 MiB each way, in frames of at most the MTU */
+	cr_assert_geq(st.bytes_out, BULK_BYTES);
+}
+
+Test(engine, tcp_refused_port_fails_fast)
+{
+	NSESS_TEST_DEADLINE(30);
+	struct nsess_engine_stats st;
+	int gr, hr;
+
+	NSESS_TEST_NEED_ROOT();
+	run_tcp(guest_refused, NULL, &gr, &hr, &st);
+	cr_assert_eq(gr, 0, "connect to a closed port: step %d (24: it connected, 25: not "
+		     "ECONNREFUSED)", gr);
+	cr_assert_eq(st.tcp_flows, 1);
+}
+
+Test(engine, tcp_host_reset_reaches_session)
+{
+	NSESS_TEST_DEADLINE(30);
+	struct nsess_engine_stats st;
+	int gr, hr;
+
+	NSESS_TEST_NEED_ROOT();
+	run_tcp(guest_sees_reset, host_reset_thread, &gr, &hr, &st);
+	cr_assert_eq(hr, 0, "host side failed at step %d", hr);
+	cr_assert_eq(gr, 0, "the session did not see ECONNRESET (step %d)", gr);
+	cr_assert_eq(st.tcp_flows, 1);
+}
+
+Test(engine, tcp_session_reset_reaches_host)
+{
+	NSESS_TEST_DEADLINE(30);
+	struct nsess_engine_stats st;
+	int gr, hr;
+
+	NSESS_TEST_NEED_ROOT();
+	run_tcp(guest_resets, host_reset_seen_thread, &gr, &hr, &st);
+	cr_assert_eq(gr, 0, "guest side failed at step %d", gr);
+	cr_assert_eq(hr, 0, "the host did not see ECONNRESET (step %d)", hr);
+	cr_assert_eq(st.tcp_flows, 1);
+}
+
 static int guest_listener = -1;
 
 static int guest_listen(void *arg)

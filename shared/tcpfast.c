@@ -1,0 +1,1108 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tcpfast.c - the session's outbound IPv4 TCP, spliced onto host sockets.
+ *
+ * One flow per connection the session opens:
+ *
+ *   SYN from the session      -> nonblocking connect() on the host
+ *   connect() done            -> SYN-ACK to the session (MSS, window scale)
+ *                                (refused, unreachable: RST)
+ *   data from the session     -> send() to the host socket; what it does
+ *                                not take waits in a per-flow buffer and
+ *                                the advertised window shrinks by as much;
+ *                                one ACK per batch of TAP frames
+ *   data from the host        -> recvmsg(MSG_PEEK) at SO_PEEK_OFF into
+ *                                ready-made frames; the session's ACK
+ *                                discards the bytes with MSG_TRUNC
+ *   lost frames               -> a timeout or three duplicate ACKs rewind
+ *                                to the last acknowledged byte (go-back-N)
+ *   FIN either way            -> shutdown(SHUT_WR) / FIN after the data
+ *   RST either way            -> RST the other side, forget the flow
+ *
+ * The session is not trusted: every length is checked against the frame
+ * before it is used, and a frame this file cannot make sense of is either
+ * dropped (it belongs to one of our flows) or left to libslirp.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "tcpfast.h"
+
+#define TF_ETH 14
+#define TF_IP 20
+#define TF_TCP 20
+#define TF_HDR (TF_ETH + TF_IP + TF_TCP)
+#define TF_SYNOPT 8		/* MSS (4) + NOP + window scale (3) */
+
+#define TF_MAX_FLOWS 1024
+#define TF_HASH 256
+#define TF_BATCH 16		/* frames per peek */
+#define TF_PUSH_ROUNDS 4	/* peeks per flow per call, so one flow cannot starve others */
+#define TF_WS 7			/* our window scale */
+#define TF_RCV_WND (1u << 20)	/* session -> host window, and the most one flow buffers */
+#define TF_RTO_MIN_MS 200
+#define TF_RTO_MAX_MS 10000
+#define TF_RETRIES 12
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+
+enum tf_state {
+	TF_CONNECTING,		/* host connect() in progress */
+	TF_SYNACK,		/* SYN-ACK sent, waiting for the session's ACK */
+	TF_ESTAB,
+};
+
+struct tf_flow {
+	struct tf_flow *next, *prev;	/* all flows */
+	struct tf_flow *hnext;		/* hash chain */
+	uint32_t saddr, daddr;		/* network order: the session, the peer it named */
+	uint16_t sport, dport;		/* network order */
+	int fd;
+	enum tf_state state;
+	int pfd;			/* index in this round's pollfd array, -1 if none */
+
+	uint8_t smac[6], gmac[6];	/* the session's MAC, the MAC it sent to */
+	uint16_t mss;			/* what we send per frame */
+	uint8_t snd_ws, rcv_ws;		/* the session's shift, ours (0 without scaling) */
+
+	uint32_t iss;			/* our initial sequence number */
+	uint32_t snd_una, snd_nxt;	/* host -> session */
+	uint32_t snd_wnd;		/* the session's window, in bytes */
+	uint32_t rcv_nxt;		/* session -> host */
+	uint16_t last_wnd_field;	/* for duplicate ACK detection */
+	unsigned int dupacks;
+
+	int64_t rto_at;			/* ms; 0: not armed */
+	unsigned int rto_ms, retries;
+
+	bool host_eof;			/* host sent FIN (peek returned 0) */
+	bool fin_sent, fin_acked;	/* our FIN to the session */
+	bool sess_fin;			/* the session's FIN, passed on with shutdown() */
+	bool shut_pending;		/* the session's FIN waits behind buffered data */
+	bool peek_dry;			/* the last peek read all the socket had */
+	bool want_ack;
+	bool recovering;		/* rewound: duplicate ACKs of the old burst do not count */
+	bool dead;			/* freed at the end of the current pass */
+
+	/*
+	 * Session data the host socket did not take yet, already acknowledged:
+	 * the window we advertise is what is left of TF_RCV_WND, so the right
+	 * edge never moves back. Allocated the first time a send() falls short.
+	 */
+	uint8_t *rbuf;
+	size_t rstart, rlen;
+};
+
+struct nsess_tcpfast {
+	int tap_fd;
+	uint32_t addr4, gw4, net4, mask4;	/* network order */
+	bool allow_host_loopback;
+	uint32_t mtu;
+
+	struct tf_flow *flows;
+	struct tf_flow *hash[TF_HASH];
+	size_t n_flows;
+
+	uint8_t *frames;		/* TF_BATCH data frames, allocated with the first flow */
+	size_t frame_size;
+	uint16_t ip_id;
+	uint64_t isn_state;
+
+	struct nsess_tcpfast_stats stats;
+};
+
+static int64_t tf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * Internet checksum: 32-bit native-order words summed into four 64-bit
+ * accumulators (no carry handling, and the compiler can vectorise it);
+ * the folded complement, stored in native order, is the right checksum
+ * whatever the byte order. This is most of the engine's own CPU time in a
+ * download, so it matters.
+ */
+static uint64_t tf_sum(uint64_t acc, const uint8_t *p, size_t len)
+{
+	uint64_t a0 = acc, a1 = 0, a2 = 0, a3 = 0;
+
+	while (len >= 16) {
+		uint32_t w[4];
+
+		memcpy(w, p, 16);
+		a0 += w[0];
+		a1 += w[1];
+		a2 += w[2];
+		a3 += w[3];
+		p += 16;
+		len -= 16;
+	}
+	while (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		a0 += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+
+		memcpy(&w, p, 2);
+		a1 += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint16_t w = 0;
+
+		memcpy(&w, p, 1);
+		a2 += w;
+	}
+	/* each is below 2^63 for any frame; fold the carries of the sum once */
+	a0 = (a0 & 0xffffffffu) + (a0 >> 32) + (a1 & 0xffffffffu) + (a1 >> 32) +
+	     (a2 & 0xffffffffu) + (a2 >> 32) + (a3 & 0xffffffffu) + (a3 >> 32);
+	return a0;
+}
+
+static void tf_csum_store(uint8_t *at, uint64_t acc)
+{
+	uint16_t c;
+
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	acc = (acc & 0xffffu) + (acc >> 16);
+	c = (uint16_t)~acc;
+	memcpy(at, &c, 2);
+}
+
+/* ---- flows --------------------------------------------------------------- */
+
+static unsigned int tf_hash(uint32_t daddr, uint16_t sport, uint16_t dport)
+{
+	uint32_t h = daddr ^ ((uint32_t)sport << 16 | dport);
+
+	h ^= h >> 16;
+	h *= 0x45d9f3bu;
+	h ^= h >> 16;
+	return h % TF_HASH;
+}
+
+static struct tf_flow *tf_lookup(struct nsess_tcpfast *tf, uint32_t saddr, uint32_t daddr,
+				 uint16_t sport, uint16_t dport)
+{
+	struct tf_flow *fl;
+
+	for (fl = tf->hash[tf_hash(daddr, sport, dport)]; fl; fl = fl->hnext)
+		if (fl->saddr == saddr && fl->daddr == daddr && fl->sport == sport &&
+		    fl->dport == dport && !fl->dead)
+			return fl;
+	return NULL;
+}
+
+static void tf_forget(struct nsess_tcpfast *tf, struct tf_flow *fl)
+{
+	struct tf_flow **pp = &tf->hash[tf_hash(fl->daddr, fl->sport, fl->dport)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == fl) {
+			*pp = fl->hnext;
+			break;
+		}
+	}
+	if (fl->prev)
+		fl->prev->next = fl->next;
+	else
+		tf->flows = fl->next;
+	if (fl->next)
+		fl->next->prev = fl->prev;
+	if (fl->fd >= 0)
+		close(fl->fd);
+	tf->n_flows--;
+	free(fl->rbuf);
+	free(fl);
+}
+
+/* Close the host socket now (with a reset if @rst); the record goes at the end of the pass. */
+static void tf_kill(struct tf_flow *fl, bool rst)
+{
+	if (fl->fd >= 0) {
+		if (rst) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(fl->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(fl->fd);
+		fl->fd = -1;
+	}
+	fl->dead = true;
+}
+
+static void tf_reap(struct nsess_tcpfast *tf)
+{
+	struct tf_flow *fl = tf->flows, *next;
+
+	for (; fl; fl = next) {
+		next = fl->next;
+		if (fl->dead)
+			tf_forget(tf, fl);
+	}
+}
+
+/* ---- frames to the session ---------------------------------------------- */
+
+static void tf_write(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(tf->tap_fd, f, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		/* a full or downed TAP drops; the retransmission timer recovers */
+		tf->stats.frames_dropped++;
+		return;
+	}
+	tf->stats.frames_out++;
+	tf->stats.bytes_out += (uint64_t)n;
+}
+
+static uint16_t tf_wnd_field(const struct tf_flow *fl, bool syn)
+{
+	uint32_t w = fl->sess_fin ? 0 : TF_RCV_WND - (uint32_t)fl->rlen;
+
+	if (!syn)
+		w >>= fl->rcv_ws;
+	return w > 0xffff ? 0xffff : (uint16_t)w;
+}
+
+/*
+ * Headers of one frame to the session: @optlen bytes of TCP options and
+ * @paylen bytes of payload already sit after them. Return: the frame length.
+ */
+static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8_t *f,
+		       uint8_t flags, uint32_t seq, size_t optlen, size_t paylen)
+{
+	uint8_t *ip = f + TF_ETH, *th = ip + TF_IP;
+	size_t tcplen = TF_TCP + optlen + paylen;
+	uint8_t pseudo[12];
+	uint64_t acc;
+
+	memcpy(f, fl->smac, 6);
+	memcpy(f + 6, fl->gmac, 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+
+	ip[0] = 0x45;
+	ip[1] = 0;
+	wr16(ip + 2, (uint16_t)(TF_IP + tcplen));
+	wr16(ip + 4, tf->ip_id++);
+	wr16(ip + 6, 0x4000);	/* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 12, &fl->daddr, 4);
+	memcpy(ip + 16, &fl->saddr, 4);
+	tf_csum_store(ip + 10, tf_sum(0, ip, TF_IP));
+
+	memcpy(th, &fl->dport, 2);
+	memcpy(th + 2, &fl->sport, 2);
+	wr32(th + 4, seq);
+	wr32(th + 8, flags & TH_ACK ? fl->rcv_nxt : 0);
+	th[12] = (uint8_t)(((TF_TCP + optlen) / 4) << 4);
+	th[13] = flags;
+	wr16(th + 14, tf_wnd_field(fl, flags & TH_SYN));
+	th[16] = th[17] = 0;
+	th[18] = th[19] = 0;
+
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	wr16(pseudo + 10, (uint16_t)tcplen);
+	acc = tf_sum(0, pseudo, sizeof(pseudo));
+	tf_csum_store(th + 16, tf_sum(acc, th, tcplen));
+	return TF_ETH + TF_IP + tcplen;
+}
+
+/* A segment without payload (SYN-ACK, ACK, FIN, RST). */
+static void tf_send_ctl(struct nsess_tcpfast *tf, struct tf_flow *fl, uint8_t flags, uint32_t seq)
+{
+	uint8_t f[TF_HDR + TF_SYNOPT];
+	size_t optlen = 0;
+
+	if (flags & TH_SYN) {
+		uint8_t *o = f + TF_HDR;
+
+		o[0] = 2;	/* MSS */
+		o[1] = 4;
+		wr16(o + 2, (uint16_t)(tf->mtu - TF_IP - TF_TCP));
+		optlen = 4;
+		if (fl->rcv_ws) {
+			o[4] = 1;	/* NOP */
+			o[5] = 3;	/* window scale */
+			o[6] = 3;
+			o[7] = fl->rcv_ws;
+			optlen = 8;
+		}
+	}
+	tf_write(tf, f, tf_build(tf, fl, f, flags, seq, optlen, 0));
+	if (flags & TH_ACK)
+		fl->want_ack = false;
+}
+
+static void tf_arm_rto(struct tf_flow *fl)
+{
+	if (!fl->rto_at)
+		fl->rto_at = tf_now_ms() + fl->rto_ms;
+}
+
+/* Reset the session's side and drop the flow. */
+static void tf_reset(struct nsess_tcpfast *tf, struct tf_flow *fl)
+{
+	tf_send_ctl(tf, fl, TH_RST | TH_ACK, fl->snd_nxt);
+	tf_kill(fl, true);
+}
+
+/* bytes of host data in flight (without our SYN or FIN) */
+static uint32_t tf_data_in_flight(const struct tf_flow *fl)
+{
+	uint32_t n = fl->snd_nxt - fl->snd_una;
+
+	if (fl->fin_sent && !fl->fin_acked && n)
+		n--;
+	return n;
+}
+
+/* Host -> session: peek what the window allows into frames and write them. */
+static void tf_push(struct nsess_tcpfast *tf, struct tf_flow *fl)
+{
+	int round;
+
+	if (fl->dead || fl->state != TF_ESTAB || fl->fin_sent)
+		return;
+	for (round = 0; round < TF_PUSH_ROUNDS; round++) {
+		struct iovec iov[TF_BATCH];
+		struct msghdr msg = { .msg_iov = iov };
+		uint32_t in_flight = fl->snd_nxt - fl->snd_una;
+		uint32_t room = fl->snd_wnd > in_flight ? fl->snd_wnd - in_flight : 0;
+		size_t want = 0, done = 0, k;
+		ssize_t n;
+
+		if (!room || fl->host_eof)
+			break;
+		for (k = 0; k < TF_BATCH && want < room; k++) {
+			size_t l = room - want < fl->mss ? room - want : fl->mss;
+
+			iov[k].iov_base = tf->frames + k * tf->frame_size + TF_HDR;
+			iov[k].iov_len = l;
+			want += l;
+		}
+		msg.msg_iovlen = k;
+		do
+			n = recvmsg(fl->fd, &msg, MSG_PEEK | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			if (errno == EAGAIN) {
+				fl->peek_dry = true;
+				break;
+			}
+			tf_reset(tf, fl);
+			return;
+		}
+		if (n == 0) {
+			fl->host_eof = true;
+			break;
+		}
+		for (k = 0; done < (size_t)n; k++) {
+			uint8_t *f = tf->frames + k * tf->frame_size;
+			size_t l = (size_t)n - done < iov[k].iov_len ? (size_t)n - done : iov[k].iov_len;
+			uint8_t flags = TH_ACK | (done + l == (size_t)n ? TH_PSH : 0);
+
+			tf_write(tf, f, tf_build(tf, fl, f, flags, fl->snd_nxt + (uint32_t)done, 0, l));
+			done += l;
+		}
+		fl->snd_nxt += (uint32_t)n;
+		fl->want_ack = false;
+		tf_arm_rto(fl);
+		if ((size_t)n < want) {
+			fl->peek_dry = true;
+			break;
+		}
+	}
+	if (fl->host_eof && !fl->fin_sent) {
+		tf_send_ctl(tf, fl, TH_FIN | TH_ACK, fl->snd_nxt);
+		fl->snd_nxt++;
+		fl->fin_sent = true;
+		tf_arm_rto(fl);
+	}
+}
+
+/* Go back to the last byte the session acknowledged. */
+static void tf_rewind(struct nsess_tcpfast *tf, struct tf_flow *fl)
+{
+	int zero = 0;
+
+	tf->stats.retransmits++;
+	fl->dupacks = 0;
+	fl->recovering = true;
+	if (fl->state == TF_SYNACK) {
+		tf_send_ctl(tf, fl, TH_SYN | TH_ACK, fl->iss);
+		return;
+	}
+	if (fl->fin_sent && !fl->fin_acked)
+		fl->fin_sent = false;
+	fl->snd_nxt = fl->snd_una;
+	if (setsockopt(fl->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+		tf_reset(tf, fl);
+		return;
+	}
+	fl->peek_dry = false;
+	fl->host_eof = false;
+	tf_push(tf, fl);
+}
+
+/* ---- frames from the session -------------------------------------------- */
+
+static void tf_synack(struct nsess_tcpfast *tf, struct tf_flow *fl)
+{
+	fl->state = TF_SYNACK;
+	fl->snd_una = fl->iss;
+	fl->snd_nxt = fl->iss + 1;
+	tf_send_ctl(tf, fl, TH_SYN | TH_ACK, fl->iss);
+	tf_arm_rto(fl);
+}
+
+static uint32_t tf_isn(struct nsess_tcpfast *tf)
+{
+	uint64_t x = tf->isn_state ^ (uint64_t)tf_now_ms() * 0x9e3779b97f4a7c15ull;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	tf->isn_state = x;
+	return (uint32_t)x;
+}
+
+enum tf_verdict { TF_PASS, TF_TAKE, TF_REFUSE };
+
+/* Is a SYN to @daddr ours? Writes where to connect. */
+static enum tf_verdict tf_eligible(const struct nsess_tcpfast *tf, uint32_t saddr,
+				   uint32_t daddr, struct in_addr *to)
+{
+	uint32_t h = ntohl(daddr);
+	uint8_t first = (uint8_t)(h >> 24);
+
+	if (saddr != tf->addr4)
+		return TF_PASS;
+	if (daddr == tf->gw4) {
+		if (!tf->allow_host_loopback)
+			return TF_PASS;	/* libslirp refuses it */
+		to->s_addr = htonl(INADDR_LOOPBACK);
+		return TF_TAKE;
+	}
+	/* the DNS forwarder and the rest of the session's network are libslirp's */
+	if ((daddr & tf->mask4) == tf->net4)
+		return TF_PASS;
+	if (first == 0 || first == 127 || first >= 224)
+		return TF_PASS;
+	/* link-local, with the cloud metadata service: only with host loopback */
+	if ((h >> 16) == 0xa9fe && !tf->allow_host_loopback)
+		return TF_REFUSE;
+	to->s_addr = daddr;
+	return TF_TAKE;
+}
+
+static void tf_syn_options(struct tf_flow *fl, const uint8_t *o, size_t len, uint16_t mss_max)
+{
+	uint16_t mss = 536;
+	bool ws = false;
+	uint8_t shift = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t kind = o[i];
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len)
+			break;
+		if (kind == 2 && o[i + 1] == 4)
+			mss = rd16(o + i + 2);
+		else if (kind == 3 && o[i + 1] == 3) {
+			ws = true;
+			shift = o[i + 2] > 14 ? 14 : o[i + 2];
+		}
+		i += o[i + 1];
+	}
+	if (mss < 64)
+		mss = 64;
+	fl->mss = mss < mss_max ? mss : mss_max;
+	fl->snd_ws = ws ? shift : 0;
+	fl->rcv_ws = ws ? TF_WS : 0;
+}
+
+/* A new SYN: Return: true if the path took it. */
+static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, uint32_t daddr,
+		    uint16_t sport, uint16_t dport, const uint8_t *th, size_t doff)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = dport };
+	struct tf_flow *fl;
+	int one = 1, zero = 0;
+	unsigned int h;
+
+	switch (tf_eligible(tf, saddr, daddr, &to.sin_addr)) {
+	case TF_PASS:
+		return false;
+	case TF_REFUSE: {
+		struct tf_flow tmp = { .saddr = saddr, .daddr = daddr, .sport = sport,
+				       .dport = dport, .rcv_nxt = rd32(th + 4) + 1 };
+
+		memcpy(tmp.smac, f + 6, 6);
+		memcpy(tmp.gmac, f, 6);
+		tf_send_ctl(tf, &tmp, TH_RST | TH_ACK, 0);
+		tf->stats.refused++;
+		return true;
+	}
+	case TF_TAKE:
+		break;
+	}
+	if (tf->n_flows >= TF_MAX_FLOWS)
+		return false;
+	if (!tf->frames) {
+		tf->frames = malloc(TF_BATCH * tf->frame_size);
+		if (!tf->frames)
+			return false;
+	}
+	fl = calloc(1, sizeof(*fl));
+	if (!fl)
+		return false;
+	fl->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* without SO_PEEK_OFF for TCP (Linux < 6.9) libslirp keeps the flow */
+	if (fl->fd < 0 ||
+	    setsockopt(fl->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+		if (fl->fd >= 0)
+			close(fl->fd);
+		free(fl);
+		return false;
+	}
+	setsockopt(fl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	fl->saddr = saddr;
+	fl->daddr = daddr;
+	fl->sport = sport;
+	fl->dport = dport;
+	fl->pfd = -1;
+	memcpy(fl->smac, f + 6, 6);
+	memcpy(fl->gmac, f, 6);
+	tf_syn_options(fl, th + TF_TCP, doff - TF_TCP, (uint16_t)(tf->mtu - TF_IP - TF_TCP));
+	fl->rcv_nxt = rd32(th + 4) + 1;
+	fl->snd_wnd = rd16(th + 14);	/* a SYN's window is never scaled */
+	fl->iss = tf_isn(tf);
+	fl->snd_una = fl->snd_nxt = fl->iss;
+	fl->rto_ms = TF_RTO_MIN_MS;
+	fl->state = TF_CONNECTING;
+
+	fl->next = tf->flows;
+	if (tf->flows)
+		tf->flows->prev = fl;
+	tf->flows = fl;
+	h = tf_hash(daddr, sport, dport);
+	fl->hnext = tf->hash[h];
+	tf->hash[h] = fl;
+	tf->n_flows++;
+	tf->stats.flows++;
+
+	if (connect(fl->fd, (struct sockaddr *)&to, sizeof(to)) == 0)
+		tf_synack(tf, fl);
+	else if (errno != EINPROGRESS)
+		tf_reset(tf, fl);
+	return true;
+}
+
+/*
+ * Drop @n acknowledged bytes from the host socket. MSG_TRUNC makes the
+ * kernel skip the copy; the buffer named is the frame area anyway, so the
+ * call never names memory it does not own (valgrind checks that).
+ */
+static void tf_discard(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t n)
+{
+	size_t cap = TF_BATCH * tf->frame_size;
+
+	while (n) {
+		size_t chunk = n < cap ? n : cap;
+		ssize_t r = recv(fl->fd, tf->frames, chunk, MSG_TRUNC | MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)chunk) {
+			tf_reset(tf, fl);
+			return;
+		}
+		n -= (uint32_t)chunk;
+	}
+}
+
+static void tf_on_ack(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t ack, uint16_t wfield,
+		      bool pure)
+{
+	uint32_t wnd = (uint32_t)wfield << fl->snd_ws;
+
+	if (SEQ_GT(ack, fl->snd_una) && SEQ_LEQ(ack, fl->snd_nxt)) {
+		uint32_t acked = ack - fl->snd_una;
+		uint32_t data = tf_data_in_flight(fl);
+		uint32_t d = acked < data ? acked : data;
+
+		if (d) {
+			tf_discard(tf, fl, d);
+			if (fl->dead)
+				return;
+		}
+		if (acked > d && fl->fin_sent)
+			fl->fin_acked = true;
+		fl->snd_una = ack;
+		fl->dupacks = 0;
+		fl->recovering = false;
+		fl->retries = 0;
+		fl->rto_ms = TF_RTO_MIN_MS;
+		fl->rto_at = 0;
+		if (fl->snd_una != fl->snd_nxt)
+			tf_arm_rto(fl);
+		fl->peek_dry = false;
+	} else if (ack == fl->snd_una && pure && fl->snd_una != fl->snd_nxt &&
+		   wfield == fl->last_wnd_field && !fl->recovering) {
+		if (++fl->dupacks == 3) {
+			fl->snd_wnd = wnd;
+			fl->last_wnd_field = wfield;
+			tf_rewind(tf, fl);
+			return;
+		}
+	}
+	fl->snd_wnd = wnd;
+	fl->last_wnd_field = wfield;
+	/*
+	 * A closed window with nothing in flight: the update that opens it
+	 * could be lost, so probe it on the retransmission timer (persist).
+	 */
+	if (fl->snd_una == fl->snd_nxt && !fl->fin_sent) {
+		if (!wnd)
+			tf_arm_rto(fl);
+		else
+			fl->rto_at = 0;
+	}
+}
+
+/* Write buffered session data to the host socket. Return: false if the flow died. */
+static bool tf_drain(struct nsess_tcpfast *tf, struct tf_flow *fl)
+{
+	while (fl->rlen) {
+		ssize_t n = send(fl->fd, fl->rbuf + fl->rstart, fl->rlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return true;
+			tf_reset(tf, fl);
+			return false;
+		}
+		fl->rstart += (size_t)n;
+		fl->rlen -= (size_t)n;
+		fl->want_ack = true;	/* the window opened */
+	}
+	fl->rstart = 0;
+	if (fl->shut_pending) {
+		fl->shut_pending = false;
+		shutdown(fl->fd, SHUT_WR);
+	}
+	return true;
+}
+
+/* Keep @len bytes the host socket refused; they fit (the window says so). */
+static bool tf_stash(struct tf_flow *fl, const uint8_t *p, size_t len)
+{
+	if (!fl->rbuf) {
+		fl->rbuf = malloc(TF_RCV_WND);
+		if (!fl->rbuf)
+			return false;
+	}
+	if (fl->rstart + fl->rlen + len > TF_RCV_WND) {
+		memmove(fl->rbuf, fl->rbuf + fl->rstart, fl->rlen);
+		fl->rstart = 0;
+	}
+	memcpy(fl->rbuf + fl->rstart + fl->rlen, p, len);
+	fl->rlen += len;
+	return true;
+}
+
+static void tf_on_data(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t seq,
+		       const uint8_t *pay, size_t plen, bool fin)
+{
+	size_t room = TF_RCV_WND - fl->rlen, n = 0;
+
+	if (SEQ_LT(seq, fl->rcv_nxt)) {
+		uint32_t skip = fl->rcv_nxt - seq;
+
+		if (skip >= plen + fin) {
+			fl->want_ack = true;	/* a retransmission we already have */
+			return;
+		}
+		if (skip > plen)
+			skip = (uint32_t)plen;	/* only the FIN is new */
+		pay += skip;
+		plen -= skip;
+		seq += skip;
+	}
+	fl->want_ack = true;
+	if (seq != fl->rcv_nxt || fl->sess_fin)
+		return;	/* a hole: the duplicate ACK asks for it */
+	if (plen > room) {
+		plen = room;	/* past the window we offered */
+		fin = false;
+	}
+	if (plen && !fl->rlen) {
+		ssize_t r;
+
+		do
+			r = send(fl->fd, pay, plen, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (r < 0 && errno == EINTR);
+		if (r < 0 && errno != EAGAIN) {
+			tf_reset(tf, fl);
+			return;
+		}
+		n = r < 0 ? 0 : (size_t)r;
+	}
+	if (n < plen && !tf_stash(fl, pay + n, plen - n))
+		plen = n;	/* out of memory: the session sends it again */
+	fl->rcv_nxt += (uint32_t)plen;
+	if (fin) {
+		fl->rcv_nxt++;
+		fl->sess_fin = true;
+		if (fl->rlen)
+			fl->shut_pending = true;
+		else
+			shutdown(fl->fd, SHUT_WR);
+	}
+}
+
+static void tf_segment(struct nsess_tcpfast *tf, struct tf_flow *fl, const uint8_t *th,
+		       const uint8_t *pay, size_t plen)
+{
+	uint8_t flags = th[13];
+	uint32_t seq = rd32(th + 4), ack = rd32(th + 8);
+	uint16_t wfield = rd16(th + 14);
+
+	if (flags & TH_RST) {
+		/* accept a reset only at the edge of the window, as RFC 5961 asks */
+		if (fl->state == TF_CONNECTING || seq == fl->rcv_nxt)
+			tf_kill(fl, true);
+		return;
+	}
+	if (fl->state == TF_CONNECTING)
+		return;	/* the session repeats its SYN while the host connects */
+	if (flags & TH_SYN) {
+		if (fl->state == TF_SYNACK)
+			tf_send_ctl(tf, fl, TH_SYN | TH_ACK, fl->iss);
+		else
+			fl->want_ack = true;
+		return;
+	}
+	if (!(flags & TH_ACK))
+		return;
+	if (fl->state == TF_SYNACK) {
+		if (ack != fl->iss + 1)
+			return;
+		fl->state = TF_ESTAB;
+		fl->snd_una = ack;
+		fl->rto_at = 0;
+		fl->retries = 0;
+		fl->snd_wnd = (uint32_t)wfield << fl->snd_ws;
+		fl->last_wnd_field = wfield;
+	} else {
+		tf_on_ack(tf, fl, ack, wfield, plen == 0 && !(flags & TH_FIN));
+		if (fl->dead)
+			return;
+	}
+	if (plen || (flags & TH_FIN))
+		tf_on_data(tf, fl, seq, pay, plen, flags & TH_FIN);
+}
+
+bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
+{
+	const uint8_t *ip, *th;
+	size_t ihl, totlen, doff;
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+	struct tf_flow *fl;
+
+	if (!tf || len < TF_HDR || f[12] != 0x08 || f[13] != 0x00)
+		return false;
+	ip = f + TF_ETH;
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	if ((ip[0] >> 4) != 4 || ihl < TF_IP)
+		return false;
+	/*
+	 * Link-local (the metadata service) without host loopback: libslirp
+	 * would carry it, so anything but a TCP SYN (answered with a reset
+	 * below) is dropped here.
+	 */
+	if (ip[16] == 169 && ip[17] == 254 && !tf->allow_host_loopback && ip[9] != IPPROTO_TCP) {
+		tf->stats.refused++;
+		return true;
+	}
+	if (ip[9] != IPPROTO_TCP)
+		return false;
+	totlen = rd16(ip + 2);
+	if (totlen < ihl + TF_TCP || TF_ETH + totlen > len)
+		return false;
+	if (rd16(ip + 6) & 0x3fff)
+		return false;	/* a fragment: libslirp reassembles */
+	th = ip + ihl;
+	doff = (size_t)(th[12] >> 4) * 4;
+	if (doff < TF_TCP || ihl + doff > totlen)
+		return false;
+	memcpy(&saddr, ip + 12, 4);
+	memcpy(&daddr, ip + 16, 4);
+	memcpy(&sport, th, 2);
+	memcpy(&dport, th + 2, 2);
+
+	fl = tf_lookup(tf, saddr, daddr, sport, dport);
+	if (!fl) {
+		if ((th[13] & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
+			return ip[16] == 169 && ip[17] == 254 && !tf->allow_host_loopback;
+		return tf_open(tf, f, saddr, daddr, sport, dport, th, doff);
+	}
+	tf_segment(tf, fl, th, th + doff, totlen - ihl - doff);
+	return true;
+}
+
+/* ---- the loop's hooks ----------------------------------------------------- */
+
+void nsess_tcpfast_flush(struct nsess_tcpfast *tf)
+{
+	struct tf_flow *fl;
+
+	if (!tf)
+		return;
+	for (fl = tf->flows; fl; fl = fl->next) {
+		if (fl->dead)
+			continue;
+		tf_push(tf, fl);
+		if (fl->dead)
+			continue;
+		if (fl->want_ack)
+			tf_send_ctl(tf, fl, TH_ACK, fl->snd_nxt);
+		if (fl->sess_fin && fl->fin_acked)
+			tf_kill(fl, false);
+	}
+	tf_reap(tf);
+}
+
+size_t nsess_tcpfast_count(const struct nsess_tcpfast *tf)
+{
+	return tf ? tf->n_flows : 0;
+}
+
+void nsess_tcpfast_fill(struct nsess_tcpfast *tf, struct pollfd *p, size_t base)
+{
+	struct tf_flow *fl;
+	size_t i = 0;
+
+	if (!tf)
+		return;
+	for (fl = tf->flows; fl; fl = fl->next, i++) {
+		short ev = 0;
+
+		fl->pfd = (int)(base + i);
+		if (fl->state == TF_CONNECTING || fl->rlen)
+			ev |= POLLOUT;
+		if (fl->state == TF_ESTAB && !fl->fin_sent && !fl->host_eof &&
+		    fl->snd_wnd > fl->snd_nxt - fl->snd_una &&
+		    (!fl->peek_dry || fl->snd_nxt == fl->snd_una))
+			ev |= POLLIN;
+		/* nothing wanted: a shut-down socket would report POLLHUP forever */
+		p[i] = (struct pollfd){ .fd = ev ? fl->fd : -1, .events = ev };
+	}
+}
+
+void nsess_tcpfast_poll(struct nsess_tcpfast *tf, const struct pollfd *pfds, size_t n)
+{
+	struct tf_flow *fl;
+
+	if (!tf)
+		return;
+	for (fl = tf->flows; fl; fl = fl->next) {
+		short rev;
+		int i = fl->pfd;
+
+		fl->pfd = -1;
+		if (fl->dead || i < 0 || (size_t)i >= n || pfds[i].fd != fl->fd)
+			continue;
+		rev = pfds[i].revents;
+		if (!rev)
+			continue;
+		if (fl->state == TF_CONNECTING) {
+			int err = 0;
+			socklen_t l = sizeof(err);
+
+			if (getsockopt(fl->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err)
+				tf_reset(tf, fl);
+			else
+				tf_synack(tf, fl);
+			continue;
+		}
+		if (rev & POLLERR) {
+			tf_reset(tf, fl);
+			continue;
+		}
+		if ((rev & POLLOUT) && fl->rlen && !tf_drain(tf, fl))
+			continue;
+		if (rev & (POLLIN | POLLHUP))
+			tf_push(tf, fl);
+		if (!fl->dead && fl->want_ack)
+			tf_send_ctl(tf, fl, TH_ACK, fl->snd_nxt);
+	}
+	tf_reap(tf);
+}
+
+int64_t nsess_tcpfast_timeout_ms(const struct nsess_tcpfast *tf)
+{
+	const struct tf_flow *fl;
+	int64_t now, best = -1;
+
+	if (!tf || !tf->flows)
+		return -1;
+	now = tf_now_ms();
+	for (fl = tf->flows; fl; fl = fl->next) {
+		int64_t left;
+
+		if (!fl->rto_at)
+			continue;
+		left = fl->rto_at > now ? fl->rto_at - now : 0;
+		if (best < 0 || left < best)
+			best = left;
+	}
+	return best;
+}
+
+void nsess_tcpfast_timers(struct nsess_tcpfast *tf)
+{
+	struct tf_flow *fl;
+	int64_t now;
+
+	if (!tf || !tf->flows)
+		return;
+	now = tf_now_ms();
+	for (fl = tf->flows; fl; fl = fl->next) {
+		if (fl->dead || !fl->rto_at || fl->rto_at > now)
+			continue;
+		if (fl->state == TF_ESTAB && fl->snd_una == fl->snd_nxt) {
+			/* zero-window probe: an old sequence number makes the session answer */
+			fl->rto_ms = fl->rto_ms * 2 > TF_RTO_MAX_MS ? TF_RTO_MAX_MS : fl->rto_ms * 2;
+			fl->rto_at = 0;
+			tf_send_ctl(tf, fl, TH_ACK, fl->snd_una - 1);
+			if (!fl->snd_wnd)
+				tf_arm_rto(fl);
+			continue;
+		}
+		if (++fl->retries > TF_RETRIES) {
+			tf_reset(tf, fl);
+			continue;
+		}
+		fl->rto_ms = fl->rto_ms * 2 > TF_RTO_MAX_MS ? TF_RTO_MAX_MS : fl->rto_ms * 2;
+		fl->rto_at = 0;
+		tf_rewind(tf, fl);
+		if (!fl->dead && fl->snd_una != fl->snd_nxt)
+			tf_arm_rto(fl);
+	}
+	tf_reap(tf);
+}
+
+struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int tap_fd)
+{
+	struct nsess_tcpfast *tf = calloc(1, sizeof(*tf));
+	struct timespec ts;
+
+	if (!tf)
+		return NULL;
+	tf->tap_fd = tap_fd;
+	tf->addr4 = plan->addr4.s_addr;
+	tf->gw4 = plan->gw4.s_addr;
+	tf->mask4 = plan->prefix4 ? htonl(~(uint32_t)0 << (32 - plan->prefix4)) : 0;
+	tf->net4 = plan->net4.s_addr & tf->mask4;
+	tf->allow_host_loopback = plan->allow_host_loopback;
+	tf->mtu = plan->mtu;
+	tf->frame_size = TF_ETH + plan->mtu;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	tf->isn_state = (uint64_t)ts.tv_nsec << 20 ^ (uint64_t)ts.tv_sec ^ (uintptr_t)tf;
+	return tf;
+}
+
+void nsess_tcpfast_free(struct nsess_tcpfast *tf)
+{
+	if (!tf)
+		return;
+	while (tf->flows)
+		tf_forget(tf, tf->flows);
+	free(tf->frames);
+	free(tf);
+}
+
+void nsess_tcpfast_get_stats(const struct nsess_tcpfast *tf, struct nsess_tcpfast_stats *out)
+{
+	if (tf)
+		*out = tf->stats;
+	else
+		memset(out, 0, sizeof(*out));
+}
