@@ -33,7 +33,7 @@ static void cli_usage(FILE *f)
 	      "  --net=slirp|none|host     network: private with NAT (default), lo only, host's\n"
 	      "  --allow-host-loopback     let the session reach host 127.0.0.1/::1 via 10.0.2.2\n"
 	      "  --publish [IP:]HPORT:PORT[/udp]  forward host IP:HPORT to the session's PORT\n"
-	      "  --mtu N                   MTU of tap0 (1280..65520, default 24576)\n"
+	      "  --mtu N                   MTU of tap0 (1280..65520, default 65520)\n"
 	      "  --no-ipv6                 IPv4 only inside\n"
 	      "  --hostname NAME           name for the session's address in /etc/hosts\n"
 	      "  --user NAME               (root) run as NAME with NAME's subordinate ids\n"

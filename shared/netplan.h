@@ -2,7 +2,7 @@
 /*
  * netplan.h - what a session's network looks like, as data (pure code).
  *
- * Defaults follow libslirp's but for the MTU: tap0, MTU 24576, 10.0.2.100/24 via 10.0.2.2,
+ * Defaults follow libslirp's but for the MTU: tap0, MTU 65520, 10.0.2.100/24 via 10.0.2.2,
  * DNS forwarder 10.0.2.3, fd00::100/64 via fd00::2, DNS fd00::3, host
  * loopback unreachable. netconf.c applies a plan inside the namespace,
  * engine.c builds the libslirp configuration from the same plan.
@@ -20,7 +20,7 @@
 #define NSESS_PUBLISH_MAX 32
 #define NSESS_MTU_MIN 1280	/* IPv6 needs at least this */
 #define NSESS_MTU_MAX 65520	/* libslirp's limit */
-#define NSESS_MTU_DEFAULT 24576	/* the link's; routes send less: nsess_netplan_route_metrics() */
+#define NSESS_MTU_DEFAULT 65520	/* the link's; routes send less: nsess_netplan_route_metrics() */
 #define NSESS_ROUTE_MTU_MAX 16384	/* the largest packet a session sends over a route */
 #define NSESS_ADVMSS_MAX 32727	/* the largest TCP segment a session asks the engine for */
 

@@ -69,7 +69,7 @@ static const char *const policy_key_forms[] = {
 	[POLICY_NET] = "net = slirp|none|host (default slirp)",
 	[POLICY_LOOPBACK] = "allow_host_loopback = yes|no (default no)",
 	[POLICY_PUBLISH] = "publish = [IP:]HOSTPORT:PORT[/udp|/tcp] or publish = none",
-	[POLICY_MTU] = "mtu = 1280..65520 (default 24576)",
+	[POLICY_MTU] = "mtu = 1280..65520 (default 65520)",
 	[POLICY_IPV6] = "ipv6 = yes|no (default yes)",
 	[POLICY_MAP] = "map = keep-id|root (default keep-id)",
 	[POLICY_ON_FAILURE] = "on_failure = closed|open (default closed)",

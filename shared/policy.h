@@ -21,7 +21,7 @@
  *   net = slirp|none|host             [slirp]
  *   allow_host_loopback = yes|no      [no]
  *   publish = [IP:]HOSTPORT:PORT[/udp|/tcp] | none   (repeatable; at most 32)
- *   mtu = 1280..65520                 [24576]
+ *   mtu = 1280..65520                 [65520]
  *   ipv6 = yes|no                     [yes]
  *   map = keep-id|root                [keep-id]
  *   on_failure = closed|open          [closed] open: log, let the login in unsandboxed
@@ -106,7 +106,7 @@ void nsess_policy_resolve(const struct nsess_policy_file *pf, const char *user,
 
 /**
  * nsess_policy_describe() - one line saying what @p is, for logs and doctor
- * ("sandbox yes, net slirp, host loopback no, mtu 24576, ipv6 yes, map keep-id,
+ * ("sandbox yes, net slirp, host loopback no, mtu 65520, ipv6 yes, map keep-id,
  *  on_failure closed, fallback single, 0 published ports (from [user alice] at ...)")
  * Return: bytes written or -ENOSPC.
  */

@@ -68,15 +68,15 @@ for who in user root; do
 	fi
 	out=$("${run[@]}" sh -c 'ip -o link show dev tap0; cat /sys/class/net/tap0/mtu; ip -o addr show dev tap0; ip route show default; ip -6 route show default; cat /etc/resolv.conf; cat /etc/hosts; grep -E " /etc/(resolv.conf|hosts) " /proc/self/mountinfo | cut -d" " -f5,6' 2>&1)
 	check_contains "$who: tap0 is up" ",UP" "$(head -n 1 <<<"$out")"
-	check_eq "$who: tap0 MTU 24576 (the default)" "24576" "$(sed -n 2p <<<"$out")"
+	check_eq "$who: tap0 MTU 65520 (the default)" "65520" "$(sed -n 2p <<<"$out")"
 	check_contains "$who: tap0 has 10.0.2.100/24" "inet 10.0.2.100/24" "$out"
 	check_contains "$who: tap0 has fd00::100/64" "inet6 fd00::100/64" "$out"
 	check_contains "$who: IPv4 default route via 10.0.2.2" "default via 10.0.2.2 dev tap0" "$out"
 	check_contains "$who: IPv6 default route via fd00::2" "default via fd00::2 dev tap0" "$out"
-	check_contains "$who: the IPv4 route sends 16384, takes 24536, ACKs at once" \
-		"default via 10.0.2.2 dev tap0 proto static mtu 16384 advmss 24536 quickack 1" "$out"
-	check_contains "$who: the IPv6 route sends 16384, takes 24516, ACKs at once" \
-		"mtu 16384 advmss 24516 quickack 1" "$(grep fd00::2 <<<"$out")"
+	check_contains "$who: the IPv4 route sends 16384, takes 32727, ACKs at once" \
+		"default via 10.0.2.2 dev tap0 proto static mtu 16384 advmss 32727 quickack 1" "$out"
+	check_contains "$who: the IPv6 route sends 16384, takes 32727, ACKs at once" \
+		"mtu 16384 advmss 32727 quickack 1" "$(grep fd00::2 <<<"$out")"
 	check_contains "$who: resolv.conf names the forwarder" "nameserver 10.0.2.3" "$out"
 	check_contains "$who: hosts names the session" "10.0.2.100" "$out"
 	check_contains "$who: resolv.conf is mounted read-only" "/etc/resolv.conf ro," "$out"
@@ -117,11 +117,11 @@ check_contains "host loopback reachable with --allow-host-loopback (root --user)
 
 # ---- TCP segment sizes through the engine ------------------------------------
 # What the routes ask for must be what flows: the session sends 16344-byte
-# segments (route MTU 16384) and receives larger ones from libslirp, at most
-# the advmss of 24536. Read back with TCP_INFO after 4 MiB came from a host
-# loopback server, which must all arrive. The server hands the kernel all
-# 4 MiB at once, so libslirp always has more queued than one segment: a
-# server writing 8 KiB at a time (socat) lets it forward 8 KiB segments.
+# segments (route MTU 16384) and receives larger ones from the engine's TCP
+# path, at most the advmss of 32727. Read back with TCP_INFO after 4 MiB came
+# from a host loopback server, which must all arrive. The server hands the
+# kernel all 4 MiB at once, so the engine always has more queued than one
+# segment: a server writing 8 KiB at a time would give 8 KiB segments.
 port2=$((40000 + RANDOM % 20000))
 python3 -c '
 import socket, sys
@@ -151,7 +151,7 @@ while True:
     got += len(b)
 i = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
 snd, rcv = struct.unpack_from("II", i, 16)
-print("got=%d snd_mss=%d receives-larger=%s" % (got, snd, "yes" if 16344 < rcv <= 24536 else "no: %d" % rcv))
+print("got=%d snd_mss=%d receives-larger=%s" % (got, snd, "yes" if 16344 < rcv <= 32727 else "no: %d" % rcv))
 '
 for who in rootless "root --user"; do
 	if [ "$who" = rootless ]; then

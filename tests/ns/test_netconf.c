@@ -372,7 +372,7 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 
 	CHECK(if_is_up("lo"), "lo is not up");
 	CHECK(if_is_up("tap0"), "tap0 is not up");
-	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 24576,
+	CHECK(if_ioctl("tap0", SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == 65520,
 	      "tap0 MTU is %d", ifr.ifr_mtu);
 	CHECK(if_ioctl("tap0", SIOCGIFADDR, &ifr) == 0, "tap0 has no IPv4 address");
 	inet_ntop(AF_INET, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, buf, sizeof(buf));
@@ -408,10 +408,10 @@ static int child_apply_defaults(void *arg, char *msg, size_t len)
 			unsigned int plen;
 			uint32_t advmss, priority;
 		} want[] = {
-			{ AF_INET, "10.0.2.0", 24, 24536, 0 },
-			{ AF_INET, "0.0.0.0", 0, 24536, 0 },
-			{ AF_INET6, "fd00::", 64, 24516, 256 },
-			{ AF_INET6, "::", 0, 24516, 1024 },
+			{ AF_INET, "10.0.2.0", 24, 32727, 0 },
+			{ AF_INET, "0.0.0.0", 0, 32727, 0 },
+			{ AF_INET6, "fd00::", 64, 32727, 256 },
+			{ AF_INET6, "::", 0, 32727, 1024 },
 		};
 
 		for (size_t i = 0; i < NSESS_ARRAY_SIZE(want); i++) {
@@ -644,7 +644,7 @@ static int child_apply_over_kernel_prefix_route(void *arg, char *msg, size_t len
 	CHECK(r == 0, "apply over a kernel prefix route: %d %s", r, e.msg);
 	rs = route_lookup("tap0", AF_INET, "10.0.2.0", 24);
 	CHECK(rs.n == 1, "%d routes to 10.0.2.0/24 after apply", rs.n);
-	CHECK(rs.mtu == 16384 && rs.advmss == 24536 && rs.quickack == 1,
+	CHECK(rs.mtu == 16384 && rs.advmss == 32727 && rs.quickack == 1,
 	      "10.0.2.0/24 after apply: mtu %u advmss %u quickack %u", rs.mtu, rs.advmss,
 	      rs.quickack);
 	CHECK(has_route4_default("tap0", "0202000A"), "no default route via 10.0.2.2");

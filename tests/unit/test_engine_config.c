@@ -75,8 +75,8 @@ Test(engine_config, defaults)
 	assert_a6(&c.vhost6, "fd00::2", "vhost6");
 	assert_a6(&c.vnameserver6, "fd00::3", "vnameserver6");
 
-	cr_assert_eq(c.if_mtu, 24576);
-	cr_assert_eq(c.if_mru, 24576);
+	cr_assert_eq(c.if_mtu, 65520);
+	cr_assert_eq(c.if_mru, 65520);
 	cr_assert(c.disable_host_loopback, "host loopback must be off by default");
 	cr_assert_not(c.enable_emu, "protocol emulation must always be off");
 	cr_assert_not(c.disable_dns, "the DNS forwarder must be on");

@@ -39,7 +39,7 @@ Test(netplan, defaults)
 	nsess_netplan_defaults(&p);
 	cr_assert_eq(p.mode, NSESS_NET_SLIRP);
 	cr_assert_str_eq(p.ifname, "tap0");
-	cr_assert_eq(p.mtu, 24576);
+	cr_assert_eq(p.mtu, 65520);
 	cr_assert_eq(p.net4.s_addr, ip4("10.0.2.0").s_addr);
 	cr_assert_eq(p.prefix4, 24);
 	cr_assert_eq(p.addr4.s_addr, ip4("10.0.2.100").s_addr);

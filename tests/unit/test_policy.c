@@ -26,7 +26,7 @@
 #define FIX NSESS_FIXTURES "/policy"
 #define SAMPLE NSESS_FIXTURES "/../../etc/nsession.conf"
 #define DEFAULT_LINE                                                                     \
-	"sandbox yes, net slirp, host loopback no, mtu 24576, ipv6 yes, map keep-id, "   \
+	"sandbox yes, net slirp, host loopback no, mtu 65520, ipv6 yes, map keep-id, "   \
 	"on_failure closed, fallback single, 0 published ports (from defaults)"
 #define VALID_KEYS "valid keys: sandbox, net, allow_host_loopback, publish, mtu, ipv6, map, " \
 		   "on_failure, fallback, engine_user"
@@ -156,7 +156,7 @@ Test(policy, defaults_without_file)
 	cr_expect_eq(p.net.mode, NSESS_NET_SLIRP);
 	cr_expect_not(p.net.allow_host_loopback);
 	cr_expect_eq(p.net.n_publish, 0);
-	cr_expect_eq(p.net.mtu, 24576);
+	cr_expect_eq(p.net.mtu, 65520);
 	cr_expect(p.net.ipv6);
 	cr_expect_eq(p.layout, NSESS_LAYOUT_KEEP_ID);
 	cr_expect_eq(p.on_failure, NSESS_FAIL_CLOSED);
@@ -585,7 +585,7 @@ Test(policy, engine_user)
 	nsess_policy_resolve(pf, "bob", NULL, 0, &p);
 	cr_expect_str_eq(p.engine_user, "nsession-engine", "the outside setting applies");
 	describe(&p, buf, sizeof(buf));
-	cr_expect_str_eq(buf, "sandbox yes, net none, host loopback no, mtu 24576, ipv6 yes, "
+	cr_expect_str_eq(buf, "sandbox yes, net none, host loopback no, mtu 65520, ipv6 yes, "
 			      "map keep-id, on_failure closed, fallback single, 0 published ports, "
 			      "engine as nsession-engine (from [user bob] at "
 			      "/etc/security/nsession.conf:4)");

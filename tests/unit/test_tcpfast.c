@@ -267,7 +267,7 @@ Test(tcpfast, syn_to_a_listener_gets_a_scaled_syn_ack)
 	cr_assert_eq(r, 14 + 20 + 28, "no SYN-ACK with options (%zd)", r);
 	cr_expect_eq(f[34 + 13], 0x12, "flags %#x, not SYN|ACK", f[34 + 13]);
 	cr_expect_eq(get32(f + 34 + 8), 0xfffffff1u, "ack does not follow the SYN (wraps)");
-	/* the MSS the link carries (24576 - 40), our window scale 7 */
+	/* the MSS the link carries (its MTU less 40), our window scale 7 */
 	cr_expect_eq(f[54], 2);
 	cr_expect_eq(f[56] << 8 | f[57], NSESS_MTU_DEFAULT - 40);
 	cr_expect_eq(f[59], 3);
