@@ -107,8 +107,9 @@ rows_csv="loopback,veth,${ENGINES// /,}"
 	echo "- loopback: the host's own TCP stack, no namespace crossing (upper bound)."
 	echo "- veth: two network namespaces joined by a veth pair, addresses 10.203.77.1/2"
 	echo "  (the kernel path a root-made container would get)."
-	echo "- engines: user-mode TCP/IP (libslirp for nsession, slirp4netns and rootlesskit;"
-	echo "  pasta's own) between the session's TAP and host sockets; pasta's gateway"
+	echo "- engines: user-mode TCP/IP between the session's TAP and host sockets: libslirp"
+	echo "  for slirp4netns and rootlesskit; nsession's own TCP path (shared/tcpfast.c) for"
+	echo "  the session's outbound IPv4 TCP, libslirp for the rest; pasta's own. pasta's gateway"
 	echo "  address ($(host_gateway)) is mapped to host loopback, so its rows use the tap path."
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
