@@ -938,7 +938,9 @@ void nsess_tcpfast_flush(struct nsess_tcpfast *tf)
 	for (fl = tf->flows; fl; fl = fl->next) {
 		if (fl->dead)
 			continue;
-		tf_push(tf, fl);
+		/* a dry socket is read again on POLLIN or after an ACK (which clears peek_dry) */
+		if (!fl->peek_dry)
+			tf_push(tf, fl);
 		if (fl->dead)
 			continue;
 		if (fl->want_ack)
