@@ -917,6 +917,21 @@ static int guest_refused(void *arg)
 	return errno == ECONNREFUSED ? 0 : 25;
 }
 
+/* connect to the host listener and send @byte; Return: the fd, or -(step) */
+static int guest_connect_send(char byte)
+{
+	int fd = guest_connect("10.0.2.2", loopback_port, 3000);
+
+	if (fd < 0)
+		return -20;
+	set_timeouts(fd, 5);
+	if (write(fd, &byte, 1) != 1) {
+		close(fd);
+		return -26;
+	}
+	return fd;
+}
+
 /* guest: the host resets the connection; the read must say so */
 static int guest_sees_reset(void *arg)
 {
@@ -925,12 +940,9 @@ static int guest_sees_reset(void *arg)
 	ssize_t n;
 
 	(void)arg;
-	fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	fd = guest_connect_send('x');
 	if (fd < 0)
-		return 20;
-	set_timeouts(fd, 5);
-	if (write(fd, "x", 1) != 1)
-		return 26;
+		return -fd;
 	n = read(fd, &b, 1);
 	close(fd);
 	return n < 0 && errno == ECONNRESET ? 0 : 27;
@@ -967,12 +979,9 @@ static int guest_resets(void *arg)
 	int fd;
 
 	(void)arg;
-	fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	fd = guest_connect_send('y');
 	if (fd < 0)
-		return 20;
-	set_timeouts(fd, 5);
-	if (write(fd, "y", 1) != 1)
-		return 26;
+		return -fd;
 	/* the host answers "k" once it has the byte, so the reset comes after it */
 	if (read(fd, &b, 1) != 1 || b != 'k')
 		return 28;
