@@ -574,12 +574,15 @@ void nsess_engine_stop(struct nsess_engine *eng)
 	eng->stopping = true;
 }
 
-/* Milliseconds until the nearest armed timer (clamped into @timeout). */
+/* Milliseconds until the nearest armed timer, libslirp's or tcpfast.c's (clamped into @timeout). */
 static void engine_timers_timeout(struct nsess_engine *eng, uint32_t *timeout)
 {
 	int64_t now_ms = engine_now_ns() / 1000000;
+	int64_t tcp_ms = nsess_tcpfast_timeout_ms(eng->tcp);
 	struct engine_timer *t;
 
+	if (tcp_ms >= 0 && (uint64_t)tcp_ms < *timeout)
+		*timeout = (uint32_t)tcp_ms;
 	for (t = eng->timers; t; t = t->next) {
 		int64_t left;
 
@@ -686,20 +689,16 @@ int nsess_engine_run(struct nsess_engine *eng)
 			eng->pfds[eng->n_pfds++] =
 				(struct pollfd){ .fd = w->fd, .events = w->events };
 		}
-		if (engine_pfd_reserve(eng, eng->n_pfds + nsess_tcpfast_count(eng->tcp)) < 0)
-			return -ENOMEM;
-		nsess_tcpfast_fill(eng->tcp, eng->pfds + eng->n_pfds, eng->n_pfds);
-		eng->n_pfds += nsess_tcpfast_count(eng->tcp);
-		eng->slirp_base = eng->n_pfds;
 		eng->pfd_oom = false;
+		if (engine_pfd_reserve(eng, eng->n_pfds + nsess_tcpfast_count(eng->tcp)) == 0) {
+			nsess_tcpfast_fill(eng->tcp, eng->pfds + eng->n_pfds, eng->n_pfds);
+			eng->n_pfds += nsess_tcpfast_count(eng->tcp);
+		} else {
+			eng->pfd_oom = true;	/* its flows sit this round out */
+		}
+		eng->slirp_base = eng->n_pfds;
 		slirp_pollfds_fill(eng->slirp, &timeout, engine_add_poll, eng);
 		engine_timers_timeout(eng, &timeout);
-		{
-			int64_t t = nsess_tcpfast_timeout_ms(eng->tcp);
-
-			if (t >= 0 && (uint64_t)t < timeout)
-				timeout = (uint32_t)t;
-		}
 		if (eng->pfd_oom && timeout > 10)
 			timeout = 10; /* retry soon with the sockets we skipped */
 

@@ -612,7 +612,6 @@ static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, 
 		memcpy(tmp.smac, f + 6, 6);
 		memcpy(tmp.gmac, f, 6);
 		tf_send_ctl(tf, &tmp, TH_RST | TH_ACK, 0);
-		tf->stats.refused++;
 		return true;
 	}
 	case TF_TAKE:
@@ -898,7 +897,6 @@ bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 	 * below) is dropped here.
 	 */
 	if (ip[16] == 169 && ip[17] == 254 && !tf->allow_host_loopback && ip[9] != IPPROTO_TCP) {
-		tf->stats.refused++;
 		return true;
 	}
 	if (ip[9] != IPPROTO_TCP)

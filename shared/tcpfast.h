@@ -41,7 +41,6 @@ struct nsess_tcpfast_stats {
 	uint64_t bytes_out;
 	uint64_t frames_dropped;	/* writes the TAP refused */
 	uint64_t retransmits;	/* rewinds after a timeout or three duplicate ACKs */
-	uint64_t refused;	/* packets to link-local addresses: RST for a SYN, else dropped */
 };
 
 /**
