@@ -11,6 +11,8 @@
 #   - B cannot open A's namespace files, join them (nsenter) or read A's
 #     engine's fd table;
 #   - B cannot list /run/nsession (A's session record).
+# Then a listener on a link-local host address is unreachable from B's
+# session unless host loopback is allowed.
 # A's session must still be working at the end. Nothing is left behind:
 # nsetest2's subuid/subgid lines are removed, its processes must be gone.
 set -u
@@ -30,9 +32,14 @@ B=nsetest2
 wd=$(mktemp -d /tmp/nsess-iso.XXXXXX)
 chmod 755 "$wd"
 apid=
+ll=169.254.77.1	# link-local, like the cloud metadata service (169.254.169.254)
+ll_pid=
+ll_added=
 cleanup() {
 	[ -n "$apid" ] && kill "$apid" 2>/dev/null
+	[ -n "$ll_pid" ] && kill "$ll_pid" 2>/dev/null
 	wait 2>/dev/null
+	[ -n "$ll_added" ] && ip addr del "$ll/32" dev lo 2>/dev/null
 	sed -i "/^$B:/d" /etc/subuid /etc/subgid
 	e2e_restore_tun
 	rm -rf "$wd"
@@ -115,6 +122,27 @@ wait "$apid" 2>/dev/null
 apid=
 for _ in $(seq 1 30); do [ -z "$(user_procs "$B")$(user_procs "$A")" ] && break; sleep 0.1; done
 check_eq "no process of A or B is left" "" "$(user_procs "$B")$(user_procs "$A")"
+
+# ---- link-local addresses (SECURITY-CHECKS 6) --------------------------------
+# A listener on a link-local address of the host (added to lo for the test)
+# stands in for the metadata service: a session must not reach it unless host
+# loopback is allowed, and the refusal must come at once, not by timeout.
+ll_port=$((40000 + RANDOM % 20000))
+if ip addr add "$ll/32" dev lo; then
+	ll_added=1
+	socat TCP-LISTEN:$ll_port,bind=$ll,reuseaddr,fork SYSTEM:'echo from-link-local' &
+	ll_pid=$!
+	wait_until 30 bash -c "exec 3<>/dev/tcp/$ll/$ll_port" 2>/dev/null
+	out=$(as_user "$B" timeout 10 "$NSESSION" run -- \
+		bash -c "exec 3<>/dev/tcp/$ll/$ll_port && echo connected || echo refused" 2>&1)
+	check_contains "link-local $ll: refused inside a session by default" "refused" "$out"
+	check_not_contains "link-local $ll: no connection by default" "connected" "$out"
+	out=$(as_user "$B" timeout 10 "$NSESSION" run --allow-host-loopback -- \
+		bash -c "exec 3<>/dev/tcp/$ll/$ll_port && cat <&3" 2>&1)
+	check_contains "link-local $ll: reachable with --allow-host-loopback" "from-link-local" "$out"
+else
+	not_ok "add $ll to lo for the link-local checks"
+fi
 
 e2e_done
 [ "$fail" -eq 0 ]
