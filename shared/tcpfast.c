@@ -697,7 +697,11 @@ static void tf_on_ack(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t ack
 		      bool pure)
 {
 	uint32_t wnd = (uint32_t)wfield << fl->snd_ws;
+	bool same_wnd = wfield == fl->last_wnd_field;
 
+	/* the window first: a rewind below sends within it */
+	fl->snd_wnd = wnd;
+	fl->last_wnd_field = wfield;
 	if (SEQ_GT(ack, fl->snd_una) && SEQ_LEQ(ack, fl->snd_nxt)) {
 		uint32_t acked = ack - fl->snd_una;
 		uint32_t data = tf_data_in_flight(fl);
@@ -719,17 +723,13 @@ static void tf_on_ack(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t ack
 		if (fl->snd_una != fl->snd_nxt)
 			tf_arm_rto(fl);
 		fl->peek_dry = false;
-	} else if (ack == fl->snd_una && pure && fl->snd_una != fl->snd_nxt &&
-		   wfield == fl->last_wnd_field && !fl->recovering) {
+	} else if (ack == fl->snd_una && pure && fl->snd_una != fl->snd_nxt && same_wnd &&
+		   !fl->recovering) {
 		if (++fl->dupacks == 3) {
-			fl->snd_wnd = wnd;
-			fl->last_wnd_field = wfield;
 			tf_rewind(tf, fl);
 			return;
 		}
 	}
-	fl->snd_wnd = wnd;
-	fl->last_wnd_field = wfield;
 	/*
 	 * A closed window with nothing in flight: the update that opens it
 	 * could be lost, so probe it on the retransmission timer (persist).
