@@ -405,5 +405,15 @@ check_contains "/dev/net/tun 0600: names the fix" "chmod 0666 /dev/net/tun" "$er
 sleep 0.3
 check_eq "after failures: nothing of the user left running" "" "$(user_procs "$E2E_USER")"
 
+# a uid with no passwd entry: the lookup runs while the setup child already
+# unshares, so the failure must also end that child
+nopw=$(awk -F: 'BEGIN { u = 47000 } { used[$3] = 1 } END { while (u in used) u++; print u }' /etc/passwd)
+err=$(setpriv --reuid="$nopw" --regid="$nopw" --clear-groups --reset-env -- "$NSESSION" run -- true 2>&1)
+rc=$?
+check_eq "uid without passwd entry: exit 125" "125" "$rc"
+check_contains "uid without passwd entry: named" "uid $nopw has no passwd entry" "$err"
+sleep 0.3
+check_eq "uid without passwd entry: nothing left running" "" "$(pgrep -u "$nopw" -a 2>/dev/null || true)"
+
 e2e_done
 [ "$fail" -eq 0 ]
