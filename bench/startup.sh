@@ -38,6 +38,20 @@ ROWS_NOSUB=(
 	"nsession single-id map|$NSESSION run -- ip route show default"
 )
 notes=()
+# References for the single-id row, in its invocation: what `ip` itself costs
+# over `true`, and the kernel's part of a session with nothing around it
+# (kernel-floor.c: one process, nsession's own netconf and mounts code, no
+# engine, nothing waits). No process model can go below the second.
+FLOOR=$(dirname "$NSESSION")/bench/kernel-floor
+ROWS_NOSUB+=("unshare -Urnm ip route (floor + ip)|unshare -Urnm ip route show default")
+if [ -x "$FLOOR" ]; then
+	ROWS_NOSUB+=(
+		"kernel floor: v4 route only (ref)|$FLOOR -4 -- ip route show default"
+		"kernel floor: session setup (ref)|$FLOOR -- ip route show default"
+	)
+else
+	notes+=("- no kernel-floor rows: $FLOOR is not built (it is built with nsession, in the build tree)")
+fi
 
 # Sanity: each command must succeed once (and, for the NAT rows, print a
 # default route); rows that do not are left out with the reason.
@@ -132,6 +146,13 @@ order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}" "unshare -Urnm (floor) as $
 		--rows "nsession --map=root,nsession --map=keep-id,nsession --user (as root),nsession single-id map" \
 		--cols "bwrap (no NAT),slirp4netns by hand,rootlesskit+slirp4netns,pasta"
 	echo
+	echo "The single-id row against the rows of its own invocation (all as"
+	echo "$BENCH_USER_NOSUB; a kernel-floor row does only the kernel's part of a session,"
+	echo "see below):"
+	echo
+	$REPORT matrix "$W/samples.tsv" --rows "nsession single-id map" \
+		--cols "unshare -Urnm (floor) as $BENCH_USER_NOSUB,unshare -Urnm ip route (floor + ip),kernel floor: v4 route only (ref),kernel floor: session setup (ref)"
+	echo
 	echo "Commands (rows marked as root run from a root hyperfine; the others from"
 	echo "\`$BENCH_SETPRIV hyperfine -N ...\`, i.e. as $BENCH_USER, rootless):"
 	echo
@@ -159,6 +180,15 @@ order=$(for r in "${ROWS_USER[@]}" "${ROWS_ROOT[@]}" "unshare -Urnm (floor) as $
 	echo "  (reference); the single-id row runs as $BENCH_USER_NOSUB, who has no line in"
 	echo "  /etc/subuid, so only the user's own uid and gid are mapped (no helper runs); its"
 	echo "  own invocation also times \`unshare -Urnm true\` as that user."
+	echo "- references in the single-id invocation: \`unshare -Urnm ip route show default\`"
+	echo "  is the floor plus what \`ip\` costs over \`true\`; the kernel-floor rows run"
+	echo "  [kernel-floor.c](kernel-floor.c), one process that unshares, writes its own"
+	echo "  single-id maps and, with nsession's own code, makes the TAP and configures it"
+	echo "  (\`-4\`: one IPv4 address and route; without: everything a session gets, v4 and"
+	echo "  v6 addresses, neighbours and routes, resolv.conf and hosts, /sys), then execs"
+	echo "  the command. It has no engine and nothing waits for anything, so its network"
+	echo "  carries nothing: it is the kernel's part of a session, below which no process"
+	echo "  model can go."
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
 		printf '%s\n' "${notes[@]}"
