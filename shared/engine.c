@@ -13,7 +13,8 @@
  *  - After poll(), slirp_pollfds_poll() runs first (it is also what
  *    advances libslirp's internal clock), then frames from the TAP are
  *    read until EAGAIN (bounded per round so the host side is not starved)
- *    into one buffer and offered to tcpfast.c first (the session's
+ *    into one buffer, judged by guard.c (host loopback, link-local and
+ *    metadata destinations are refused there), offered to tcpfast.c (the session's
  *    outbound IPv4 TCP, which libslirp's unscaled 64 KiB window would cap),
  *    then passed to slirp_input(). tcpfast.c's host sockets sit between
  *    the watched fds and libslirp's in the pollfd array.
@@ -37,6 +38,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -52,6 +54,7 @@
 #define NSESS_ENGINE_INTERNAL 1
 #include "engine.h"
 #include "fault.h"
+#include "guard.h"
 #include "tcpfast.h"
 
 #define ENGINE_WATCH_MAX 16
@@ -81,6 +84,8 @@ struct engine_watch {
 struct nsess_engine {
 	Slirp *slirp;
 	struct nsess_tcpfast *tcp;	/* outbound IPv4 TCP beside libslirp */
+	struct nsess_guard guard;	/* frames refused before either sees them */
+	bool guard_logged;		/* the first refusal is logged, the rest counted */
 	int tap_fd;
 	struct nsess_log log_store;
 	const struct nsess_log *log;	/* &log_store or NULL */
@@ -505,6 +510,7 @@ int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct 
 		return nsess_error_set(e, ENOMEM, "engine: out of memory");
 	}
 	eng->tap_fd = TAKE_FD(fd);
+	nsess_guard_init(&eng->guard, plan);
 	eng->tcp = nsess_tcpfast_new(plan, eng->tap_fd);
 	if (!eng->tcp) {
 		nsess_engine_free(eng);
@@ -615,6 +621,33 @@ again:
 	}
 }
 
+/*
+ * A frame guard.c refused: answer it when that is due, count it, and log
+ * the first one (an admin should learn that something in the session tries
+ * the metadata service, not a flood of it).
+ */
+static void engine_refuse(struct nsess_engine *eng, size_t n)
+{
+	uint8_t answer[14 + 40 + 8 + 1232];
+	char dst[INET6_ADDRSTRLEN] = "?";
+	size_t m;
+
+	if (nsess_guard_check(&eng->guard, eng->frame, n, dst) == NSESS_GUARD_REJECT) {
+		m = nsess_guard_answer(&eng->guard, eng->frame, n, answer, sizeof(answer));
+		if (m)
+			engine_cb_send_packet(answer, m, eng);
+	}
+	eng->stats.frames_refused++;
+	if (!eng->guard_logged) {
+		eng->guard_logged = true;
+		nsess_log(eng->log, LOG_NOTICE,
+			  "engine: refused a packet from the session to %s: host loopback, "
+			  "link-local and metadata addresses are closed (allow_host_loopback = yes "
+			  "in nsession.conf, or nsession run --allow-host-loopback, opens them); "
+			  "later refusals are only counted", dst);
+	}
+}
+
 /* Move frames from the TAP into libslirp until the TAP is empty. */
 static int engine_tap_read(struct nsess_engine *eng)
 {
@@ -634,6 +667,10 @@ static int engine_tap_read(struct nsess_engine *eng)
 			continue;
 		eng->stats.frames_in++;
 		eng->stats.bytes_in += (uint64_t)n;
+		if (nsess_guard_check(&eng->guard, eng->frame, (size_t)n, NULL) != NSESS_GUARD_PASS) {
+			engine_refuse(eng, (size_t)n);
+			continue;
+		}
 		if (nsess_tcpfast_input(eng->tcp, eng->frame, (size_t)n))
 			continue;
 		slirp_input(eng->slirp, eng->frame, (int)n);
@@ -757,6 +794,10 @@ void nsess_engine_free(struct nsess_engine *eng)
 {
 	if (!eng)
 		return;
+	if (eng->stats.frames_refused > 1)
+		nsess_log(eng->log, LOG_NOTICE,
+			  "engine: %" PRIu64 " packets from the session refused in all "
+			  "(host loopback, link-local, metadata)", eng->stats.frames_refused);
 	nsess_tcpfast_free(eng->tcp);
 	if (eng->slirp)
 		slirp_cleanup(eng->slirp);

@@ -76,6 +76,7 @@ struct nsess_engine_stats {
 	uint64_t bytes_out;
 	uint64_t wakeups;	/* poll() returns */
 	uint64_t frames_dropped; /* frames to the TAP it refused (EAGAIN, EIO) */
+	uint64_t frames_refused; /* frames from the session guard.h refused */
 	uint64_t tcp_flows;	/* TCP connections on the engine's own path (tcpfast.h) */
 	uint64_t tcp_retransmits; /* ... and its rewinds after a loss */
 };

@@ -531,7 +531,7 @@ static uint32_t tf_isn(struct nsess_tcpfast *tf)
 	return (uint32_t)x;
 }
 
-enum tf_verdict { TF_PASS, TF_TAKE, TF_REFUSE };
+enum tf_verdict { TF_PASS, TF_TAKE };
 
 /* Is a SYN to @daddr ours? Writes where to connect. */
 static enum tf_verdict tf_eligible(const struct nsess_tcpfast *tf, uint32_t saddr,
@@ -553,9 +553,10 @@ static enum tf_verdict tf_eligible(const struct nsess_tcpfast *tf, uint32_t sadd
 		return TF_PASS;
 	if (first == 0 || first == 127 || first >= 224)
 		return TF_PASS;
-	/* link-local, with the cloud metadata service: only with host loopback */
-	if ((h >> 16) == 0xa9fe && !tf->allow_host_loopback)
-		return TF_REFUSE;
+	/*
+	 * Link-local and the metadata service without host loopback never get
+	 * here: guard.c refuses them before this path sees the frame.
+	 */
 	to->s_addr = daddr;
 	return TF_TAKE;
 }
@@ -605,15 +606,6 @@ static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, 
 	switch (tf_eligible(tf, saddr, daddr, &to.sin_addr)) {
 	case TF_PASS:
 		return false;
-	case TF_REFUSE: {
-		struct tf_flow tmp = { .saddr = saddr, .daddr = daddr, .sport = sport,
-				       .dport = dport, .rcv_nxt = rd32(th + 4) + 1 };
-
-		memcpy(tmp.smac, f + 6, 6);
-		memcpy(tmp.gmac, f, 6);
-		tf_send_ctl(tf, &tmp, TH_RST | TH_ACK, 0);
-		return true;
-	}
 	case TF_TAKE:
 		break;
 	}
@@ -891,14 +883,6 @@ bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 	ihl = (size_t)(ip[0] & 0x0f) * 4;
 	if ((ip[0] >> 4) != 4 || ihl < TF_IP)
 		return false;
-	/*
-	 * Link-local (the metadata service) without host loopback: libslirp
-	 * would carry it, so anything but a TCP SYN (answered with a reset
-	 * below) is dropped here.
-	 */
-	if (ip[16] == 169 && ip[17] == 254 && !tf->allow_host_loopback && ip[9] != IPPROTO_TCP) {
-		return true;
-	}
 	if (ip[9] != IPPROTO_TCP)
 		return false;
 	totlen = rd16(ip + 2);
@@ -918,7 +902,7 @@ bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 	fl = tf_lookup(tf, saddr, daddr, sport, dport);
 	if (!fl) {
 		if ((th[13] & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
-			return ip[16] == 169 && ip[17] == 254 && !tf->allow_host_loopback;
+			return false;
 		return tf_open(tf, f, saddr, daddr, sport, dport, th, doff);
 	}
 	tf_segment(tf, fl, th, th + doff, totlen - ihl - doff);

@@ -13,11 +13,10 @@
  *
  * Only what it is sure about is taken: a SYN from the session's own IPv4
  * address to a host outside the session's network (or to the gateway,
- * meaning host loopback, when the plan allows that). A SYN to a link-local
- * address (169.254.0.0/16, where clouds serve instance metadata) is
- * answered with a reset unless host loopback is allowed, and any other
- * IPv4 packet to such an address is dropped. Everything else, and
- * every frame of a flow it did not take, goes to libslirp as before.
+ * meaning host loopback, when the plan allows that). Frames to loopback,
+ * link-local and metadata addresses are refused by guard.c before they get
+ * here. Everything else, and every frame of a flow it did not take, goes to
+ * libslirp as before.
  *
  * Driven by engine.c: _input() for each TAP frame, _flush() after a batch,
  * _fill()/_poll() around poll(), _timeout_ms()/_timers() for retransmission.

@@ -137,6 +137,10 @@ if ip addr add "$ll/32" dev lo; then
 		bash -c "exec 3<>/dev/tcp/$ll/$ll_port && echo connected || echo refused" 2>&1)
 	check_contains "link-local $ll: refused inside a session by default" "refused" "$out"
 	check_not_contains "link-local $ll: no connection by default" "connected" "$out"
+	# the engine answers with ICMP "administratively prohibited": no timeout
+	check_contains "link-local $ll: connect fails at once with no route" "No route to host" "$out"
+	check_contains "link-local $ll: the refusal is explained on stderr" \
+		"refused a packet from the session to $ll" "$out"
 	out=$(as_user "$B" timeout 10 "$NSESSION" run --allow-host-loopback -- \
 		bash -c "exec 3<>/dev/tcp/$ll/$ll_port && cat <&3" 2>&1)
 	check_contains "link-local $ll: reachable with --allow-host-loopback" "from-link-local" "$out"

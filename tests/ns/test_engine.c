@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -39,7 +40,10 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <netpacket/packet.h>
+#include <time.h>
 
 #include "engine.h"
 #include "netplan.h"
@@ -1296,4 +1300,284 @@ Test(engine, dns_forwarder_answers)
 	guest_finish(&g);
 	host_side_free(hs);
 	close(dns_sock);
+}
+
+/*
+ * ---- frames to host loopback and link-local (SECURITY-CHECKS 6) ----------
+ * Root in a session has CAP_NET_RAW over its network, so a frame to
+ * 127.0.0.1 or ::1 does not need the session's routes: the guest writes
+ * them by hand with a packet socket on tap0 and the engine must refuse
+ * them (an ICMP "administratively prohibited" comes back) instead of
+ * libslirp opening a host socket to the host's own loopback.
+ */
+static uint16_t crafted_udp4, crafted_tcp4, crafted_udp6;
+
+static void craft_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t craft_sum(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* Ethernet from tap0's address to the engine's; Return: 0 or -1 */
+static int craft_eth(int s, uint8_t *f, uint16_t type)
+{
+	static const uint8_t gw[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+	struct ifreq ifr = { 0 };
+
+	strcpy(ifr.ifr_name, "tap0");
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
+		return -1;
+	memcpy(f, gw, 6);
+	memcpy(f + 6, ifr.ifr_hwaddr.sa_data, 6);
+	craft_put16(f + 12, type);
+	return 0;
+}
+
+/* IPv4 from 10.0.2.100 to @dst: a UDP datagram "x" or a TCP SYN, to @port */
+static size_t craft4(int s, uint8_t *f, const char *dst, uint8_t proto, uint16_t port)
+{
+	uint8_t *ip = f + 14, *l4 = ip + 20, ph[12];
+	size_t l4len = proto == IPPROTO_TCP ? 20 : 9;
+
+	memset(f, 0, 14 + 20 + 20);
+	if (craft_eth(s, f, 0x0800) < 0)
+		return 0;
+	ip[0] = 0x45;
+	craft_put16(ip + 2, (uint16_t)(20 + l4len));
+	craft_put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = proto;
+	inet_pton(AF_INET, "10.0.2.100", ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	craft_put16(ip + 10, craft_sum(0, ip, 20));
+	craft_put16(l4, 40123);
+	craft_put16(l4 + 2, port);
+	if (proto == IPPROTO_TCP) {
+		l4[7] = 1;		/* seq 1 */
+		l4[12] = 5 << 4;
+		l4[13] = 0x02;		/* SYN */
+		craft_put16(l4 + 14, 64240);
+	} else {
+		craft_put16(l4 + 4, (uint16_t)l4len);
+		l4[8] = 'x';
+	}
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = proto;
+	craft_put16(ph + 10, (uint16_t)l4len);
+	craft_put16(l4 + (proto == IPPROTO_TCP ? 16 : 6),
+		    craft_sum(craft_sum(0, ph, 12) ^ 0xffff, l4, l4len));
+	return 14 + 20 + l4len;
+}
+
+/* IPv6 UDP "x" from fd00::100 to @dst:@port */
+static size_t craft6(int s, uint8_t *f, const char *dst, uint16_t port)
+{
+	uint8_t *ip = f + 14, *u = ip + 40, ph[40] = { 0 };
+
+	memset(f, 0, 14 + 40 + 9);
+	if (craft_eth(s, f, 0x86dd) < 0)
+		return 0;
+	ip[0] = 0x60;
+	craft_put16(ip + 4, 9);
+	ip[6] = IPPROTO_UDP;
+	ip[7] = 64;
+	inet_pton(AF_INET6, "fd00::100", ip + 8);
+	inet_pton(AF_INET6, dst, ip + 24);
+	craft_put16(u, 40123);
+	craft_put16(u + 2, port);
+	craft_put16(u + 4, 9);
+	u[8] = 'x';
+	memcpy(ph, ip + 8, 32);
+	craft_put16(ph + 34, 9);
+	ph[39] = IPPROTO_UDP;
+	craft_put16(u + 6, craft_sum(craft_sum(0, ph, 40) ^ 0xffff, u, 9));
+	return 14 + 40 + 9;
+}
+
+/*
+ * guest: send the three crafted frames, then count the ICMP refusals that
+ * come back; an application's connect() to the metadata address must fail
+ * at once too. Return: 0 when all three were answered as refused; 40 + the
+ * number answered otherwise; 3x for setup steps.
+ */
+static int guest_crafted(void *arg)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	uint8_t f[256];
+	int s, got4 = 0, got6 = 0, fd;
+	struct timespec t0, t;
+	size_t n;
+
+	(void)arg;
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (s < 0)
+		return 30;
+	sll.sll_ifindex = (int)if_nametoindex("tap0");
+	if (!sll.sll_ifindex || bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return 31;
+	if (!(n = craft4(s, f, "127.0.0.1", IPPROTO_UDP, crafted_udp4)) || send(s, f, n, 0) < 0)
+		return 32;
+	if (!(n = craft4(s, f, "127.0.0.1", IPPROTO_TCP, crafted_tcp4)) || send(s, f, n, 0) < 0)
+		return 33;
+	if (!(n = craft6(s, f, "::1", crafted_udp6)) || send(s, f, n, 0) < 0)
+		return 34;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { .fd = s, .events = POLLIN };
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t r;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > 1500 ||
+		    (got4 == 2 && got6 == 1))
+			break;
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		r = recvfrom(s, f, sizeof(f), 0, (struct sockaddr *)&from, &fl);
+		if (r < 14 || from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		if (f[12] == 0x08 && f[13] == 0x00 && r >= 14 + 20 + 8 && f[23] == IPPROTO_ICMP &&
+		    f[34] == 3 && f[35] == 13)
+			got4++;
+		if (f[12] == 0x86 && f[13] == 0xdd && r >= 14 + 40 + 8 &&
+		    f[20] == IPPROTO_ICMPV6 && f[54] == 1 && f[55] == 1)
+			got6++;
+	}
+	close(s);
+	if (got4 != 2 || got6 != 1)
+		return 40 + got4 + got6;
+	/* what an application sees: no route, at once (not a 2-minute SYN timeout) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = guest_connect("169.254.169.254", 80, 3000);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (fd >= 0) {
+		close(fd);
+		return 50;
+	}
+	return (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 2500 ? 0
+											  : 51;
+}
+
+struct crafted_host {
+	int udp4, tcp4, udp6;
+};
+
+static int crafted_bind(int family, int type, uint16_t *port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	cr_assert_geq(fd, 0);
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	cr_assert_eq(bind(fd, (struct sockaddr *)&ss, len), 0, "bind: %s", strerror(errno));
+	if (type == SOCK_STREAM)
+		cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					: ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+/* Runs the guest against an engine; Return: the guest's result. */
+static int run_crafted(bool allow, struct crafted_host *ch, struct nsess_engine_stats *st,
+		       struct nsess_log_capture *cap)
+{
+	struct nsess_engine *eng;
+	struct nsess_netplan p;
+	struct nsess_error e = { 0 };
+	struct nsess_log log;
+	struct harness h;
+	struct guest g;
+
+	ch->udp4 = crafted_bind(AF_INET, SOCK_DGRAM, &crafted_udp4);
+	ch->tcp4 = crafted_bind(AF_INET, SOCK_STREAM, &crafted_tcp4);
+	ch->udp6 = crafted_bind(AF_INET6, SOCK_DGRAM, &crafted_udp6);
+	guest_start(&g, NULL, guest_crafted, NULL);
+	nsess_log_capture_init(&log, cap);
+	plan_defaults(&p);
+	p.allow_host_loopback = allow;
+	cr_assert_eq(nsess_engine_new(&p, g.tap_fd, &log, &eng, &e), 0, "%s", e.msg);
+	harness_init(&h, eng, 1);
+	cr_assert_eq(nsess_engine_watch(eng, g.sock, POLLIN, harness_on_guest, &h), 0);
+	harness_run(&h);
+	nsess_engine_get_stats(eng, st);
+	nsess_engine_free(eng);
+	guest_finish(&g);
+	return h.guest_result;
+}
+
+static bool crafted_arrived(int fd, bool stream)
+{
+	char b[16];
+	int c;
+
+	if (!stream)
+		return recv(fd, b, sizeof(b), MSG_DONTWAIT) > 0;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		close(c);
+	return c >= 0;
+}
+
+Test(engine, crafted_frames_to_host_loopback_are_refused)
+{
+	NSESS_TEST_DEADLINE(30);
+	struct nsess_log_capture cap;
+	struct nsess_engine_stats st;
+	struct crafted_host ch;
+	int res;
+
+	NSESS_TEST_NEED_ROOT();
+	res = run_crafted(false, &ch, &st, &cap);
+	cr_expect_not(crafted_arrived(ch.udp4, false), "UDP from the session reached 127.0.0.1");
+	cr_expect_not(crafted_arrived(ch.tcp4, true), "TCP from the session reached 127.0.0.1");
+	cr_expect_not(crafted_arrived(ch.udp6, false), "UDP from the session reached ::1");
+	cr_expect_eq(res, 0, "guest result %d (4x: x refusals answered of 3; 50: connected to "
+		     "169.254.169.254; 51: refused only after the timeout)", res);
+	/* the three frames and the connect()'s SYN */
+	cr_expect_geq(st.frames_refused, 4, "%" PRIu64 " frames refused", st.frames_refused);
+	cr_expect(strstr(cap.buf, "refused a packet from the session to 127.0.0.1"),
+		  "the first refusal is not logged with its address: %s", cap.buf);
+	cr_expect(strstr(cap.buf, "allow_host_loopback"), "the log does not name the option");
+	close(ch.udp4);
+	close(ch.tcp4);
+	close(ch.udp6);
+}
+
+Test(engine, crafted_frames_reach_host_loopback_when_allowed)
+{
+	NSESS_TEST_DEADLINE(30);
+	struct nsess_log_capture cap;
+	struct nsess_engine_stats st;
+	struct crafted_host ch;
+	int res;
+
+	NSESS_TEST_NEED_ROOT();
+	res = run_crafted(true, &ch, &st, &cap);
+	/* nothing refused, so the guest saw no answers */
+	cr_expect_eq(res, 40, "guest result %d", res);
+	cr_expect_eq(st.frames_refused, 0);
+	cr_expect(crafted_arrived(ch.udp4, false), "the control datagram never reached 127.0.0.1");
+	cr_expect(crafted_arrived(ch.udp6, false), "the control datagram never reached ::1");
+	close(ch.udp4);
+	close(ch.tcp4);
+	close(ch.udp6);
 }

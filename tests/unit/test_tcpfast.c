@@ -213,42 +213,6 @@ Test(tcpfast, frames_that_are_not_its_own_go_to_libslirp)
 	fixture_free(&fx);
 }
 
-Test(tcpfast, link_local_is_refused_without_host_loopback)
-{
-	struct fixture fx;
-	uint8_t f[128];
-	ssize_t r;
-	size_t n;
-
-	fixture_new(&fx, false);
-	n = syn_frame(f, "10.0.2.100", "169.254.169.254", 80, 1000);
-	cr_assert(nsess_tcpfast_input(fx.tf, f, n));
-	cr_expect_eq(nsess_tcpfast_count(fx.tf), 0, "a flow was opened to the metadata address");
-	r = read_frame(&fx, f, sizeof(f), 1000);
-	cr_assert_eq(r, 54, "no reset came back (%zd)", r);
-	cr_expect_eq(f[34 + 13], 0x14, "flags %#x, not RST|ACK", f[34 + 13]);
-	cr_expect_eq(get32(f + 34 + 8), 1001, "the reset does not acknowledge the SYN");
-	cr_expect_eq(memcmp(f, sess_mac, 6), 0, "not addressed to the session's MAC");
-	assert_checksums(f, (size_t)r);
-
-	/* UDP (and a stray TCP segment) there is dropped, not left to libslirp */
-	n = syn_frame(f, "10.0.2.100", "169.254.169.254", 80, 1000);
-	f[14 + 9] = IPPROTO_UDP;
-	cr_expect(nsess_tcpfast_input(fx.tf, f, n), "UDP to the metadata address went to libslirp");
-	n = syn_frame(f, "10.0.2.100", "169.254.169.254", 80, 1000);
-	f[34 + 13] = 0x10;
-	cr_expect(nsess_tcpfast_input(fx.tf, f, n));
-	cr_expect_lt(read_frame(&fx, f, sizeof(f), 0), 0, "a dropped packet was answered");
-	fixture_free(&fx);
-
-	/* with host loopback allowed, UDP there is libslirp's */
-	fixture_new(&fx, true);
-	n = syn_frame(f, "10.0.2.100", "169.254.169.254", 80, 1000);
-	f[14 + 9] = IPPROTO_UDP;
-	cr_expect_not(nsess_tcpfast_input(fx.tf, f, n));
-	fixture_free(&fx);
-}
-
 Test(tcpfast, syn_to_a_listener_gets_a_scaled_syn_ack)
 {
 	struct fixture fx;
