@@ -622,17 +622,18 @@ again:
 }
 
 /*
- * A frame guard.c refused: answer it when that is due, count it, and log
- * the first one (an admin should learn that something in the session tries
- * the metadata service, not a flood of it).
+ * A frame guard.c refused (@v, and @dst its destination as text, filled
+ * only while nothing has been logged yet): answer it when that is due,
+ * count it, and log the first one (an admin should learn that something
+ * in the session tries the metadata service, not a flood of it).
  */
-static void engine_refuse(struct nsess_engine *eng, size_t n)
+static void engine_refuse(struct nsess_engine *eng, size_t n, enum nsess_guard_verdict v,
+			  const char *dst)
 {
 	uint8_t answer[14 + 40 + 8 + 1232];
-	char dst[INET6_ADDRSTRLEN] = "?";
 	size_t m;
 
-	if (nsess_guard_check(&eng->guard, eng->frame, n, dst) == NSESS_GUARD_REJECT) {
+	if (v == NSESS_GUARD_REJECT) {
 		m = nsess_guard_answer(&eng->guard, eng->frame, n, answer, sizeof(answer));
 		if (m)
 			engine_cb_send_packet(answer, m, eng);
@@ -651,6 +652,8 @@ static void engine_refuse(struct nsess_engine *eng, size_t n)
 /* Move frames from the TAP into libslirp until the TAP is empty. */
 static int engine_tap_read(struct nsess_engine *eng)
 {
+	char dst[INET6_ADDRSTRLEN] = "?";
+	enum nsess_guard_verdict v;
 	int i;
 
 	for (i = 0; i < ENGINE_READ_BATCH; i++) {
@@ -667,8 +670,10 @@ static int engine_tap_read(struct nsess_engine *eng)
 			continue;
 		eng->stats.frames_in++;
 		eng->stats.bytes_in += (uint64_t)n;
-		if (nsess_guard_check(&eng->guard, eng->frame, (size_t)n, NULL) != NSESS_GUARD_PASS) {
-			engine_refuse(eng, (size_t)n);
+		v = nsess_guard_check(&eng->guard, eng->frame, (size_t)n,
+				      eng->guard_logged ? NULL : dst);
+		if (v != NSESS_GUARD_PASS) {
+			engine_refuse(eng, (size_t)n, v, dst);
 			continue;
 		}
 		if (nsess_tcpfast_input(eng->tcp, eng->frame, (size_t)n))
