@@ -1318,15 +1318,10 @@ static void craft_put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* the checksum field's value: the complement of the folded sum */
 static uint16_t craft_sum(uint32_t s, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
+	return (uint16_t)~nsess_test_fold(nsess_test_sum16(s, p, n));
 }
 
 /* Ethernet from tap0's address to the engine's; Return: 0 or -1 */
@@ -1524,6 +1519,13 @@ static int run_crafted(bool allow, struct crafted_host *ch, struct nsess_engine_
 	return h.guest_result;
 }
 
+static void crafted_close(struct crafted_host *ch)
+{
+	close(ch->udp4);
+	close(ch->tcp4);
+	close(ch->udp6);
+}
+
 static bool crafted_arrived(int fd, bool stream)
 {
 	char b[16];
@@ -1557,9 +1559,7 @@ Test(engine, crafted_frames_to_host_loopback_are_refused)
 	cr_expect(strstr(cap.buf, "refused a packet from the session to 127.0.0.1"),
 		  "the first refusal is not logged with its address: %s", cap.buf);
 	cr_expect(strstr(cap.buf, "allow_host_loopback"), "the log does not name the option");
-	close(ch.udp4);
-	close(ch.tcp4);
-	close(ch.udp6);
+	crafted_close(&ch);
 }
 
 Test(engine, crafted_frames_reach_host_loopback_when_allowed)
@@ -1577,7 +1577,5 @@ Test(engine, crafted_frames_reach_host_loopback_when_allowed)
 	cr_expect_eq(st.frames_refused, 0);
 	cr_expect(crafted_arrived(ch.udp4, false), "the control datagram never reached 127.0.0.1");
 	cr_expect(crafted_arrived(ch.udp6, false), "the control datagram never reached ::1");
-	close(ch.udp4);
-	close(ch.tcp4);
-	close(ch.udp6);
+	crafted_close(&ch);
 }

@@ -79,22 +79,6 @@ static size_t v6(uint8_t *f, const char *src, const char *dst, uint8_t nh, size_
 	return 14 + 40 + 8 + extra;
 }
 
-static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
 static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_SCTP };
 
 Test(guard, v4_loopback_link_local_and_unspecified_are_refused)
@@ -345,12 +329,12 @@ Test(guard, v4_answer_is_admin_prohibited_from_the_gateway)
 	cr_expect_eq(ip[2] << 8 | ip[3], 56, "IP total length");
 	cr_expect_eq(ip[9], IPPROTO_ICMP);
 	cr_expect_gt(ip[8], 0, "TTL 0");
-	cr_expect_eq(fold(sum16(0, ip, 20)), 0xffff, "bad IPv4 header checksum");
+	cr_expect_eq(nsess_test_fold(nsess_test_sum16(0, ip, 20)), 0xffff, "bad IPv4 header checksum");
 	cr_expect_eq(memcmp(ip + 12, (uint8_t[]){ 10, 0, 2, 2 }, 4), 0, "not from the gateway");
 	cr_expect_eq(memcmp(ip + 16, (uint8_t[]){ 10, 0, 2, 100 }, 4), 0, "not to the sender");
 	cr_expect_eq(ic[0], 3, "ICMP type %u", ic[0]);
 	cr_expect_eq(ic[1], 13, "ICMP code %u", ic[1]);
-	cr_expect_eq(fold(sum16(0, ic, 8 + 28)), 0xffff, "bad ICMP checksum");
+	cr_expect_eq(nsess_test_fold(nsess_test_sum16(0, ic, 8 + 28)), 0xffff, "bad ICMP checksum");
 	cr_expect_eq(memcmp(ic + 8, f + 14, 28), 0, "the refused packet is not quoted");
 
 	/* no room, or multicast Ethernet addresses: no answer */
@@ -390,7 +374,7 @@ Test(guard, v6_answer_is_admin_prohibited_and_fits_the_minimum_mtu)
 	memset(pseudo + 32, 0, 8);
 	put16(pseudo + 34, (uint16_t)plen);
 	pseudo[39] = IPPROTO_ICMPV6;
-	cr_expect_eq(fold(sum16(sum16(0, pseudo, 40), ic, plen)), 0xffff, "bad ICMPv6 checksum");
+	cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ic, plen)), 0xffff, "bad ICMPv6 checksum");
 
 	/* a big packet is quoted only as far as 1280 bytes of answer allow */
 	n = v6(f, "fd00::100", "fe80::1", IPPROTO_TCP, 1400);
@@ -401,5 +385,5 @@ Test(guard, v6_answer_is_admin_prohibited_and_fits_the_minimum_mtu)
 	cr_expect_eq(plen, 1240);
 	memcpy(pseudo, ip + 8, 32);
 	put16(pseudo + 34, (uint16_t)plen);
-	cr_expect_eq(fold(sum16(sum16(0, pseudo, 40), ic, plen)), 0xffff, "bad ICMPv6 checksum");
+	cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ic, plen)), 0xffff, "bad ICMPv6 checksum");
 }

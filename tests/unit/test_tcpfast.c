@@ -88,23 +88,6 @@ static size_t syn_frame(uint8_t *f, const char *src, const char *dst, uint16_t p
 	return 14 + 20 + 28;
 }
 
-/* ones' complement sum, 16 bits at a time, the textbook way */
-static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
 /* both checksums of a frame the path wrote must verify */
 static void assert_checksums(const uint8_t *f, size_t len)
 {
@@ -112,12 +95,12 @@ static void assert_checksums(const uint8_t *f, size_t len)
 	size_t tcplen = len - 34;
 	uint8_t pseudo[12];
 
-	cr_assert_eq(fold(sum16(0, ip, 20)), 0xffff, "bad IPv4 header checksum");
+	cr_assert_eq(nsess_test_fold(nsess_test_sum16(0, ip, 20)), 0xffff, "bad IPv4 header checksum");
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = IPPROTO_TCP;
 	put16(pseudo + 10, (uint16_t)tcplen);
-	cr_assert_eq(fold(sum16(sum16(0, pseudo, 12), th, tcplen)), 0xffff,
+	cr_assert_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 12), th, tcplen)), 0xffff,
 		     "bad TCP checksum");
 }
 
