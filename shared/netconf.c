@@ -109,8 +109,8 @@ static int netconf_tun_open_error(int err, struct nsess_error *e)
 				       "mode %04o here, and a non-root user cannot open it even "
 				       "inside its own user namespace; fix: chmod 0666 "
 				       NETCONF_TUN_PATH " (the default on most distributions; "
-				       "make it persistent with a udev rule KERNEL==\"tun\", "
-				       "MODE=\"0666\")", strerror(err),
+				       "make it last with a udev rule KERNEL==\"tun\", "
+				       "MODE=\"0666\" in /etc/udev/rules.d/60-nsession-tun.rules)", strerror(err),
 				       (unsigned int)(st.st_mode & 07777));
 	case ENOENT:
 		return nsess_error_set(e, err, NETCONF_TUN_PATH " does not exist: load the "

@@ -121,6 +121,9 @@ static void session_explain(struct nsess_error *e, const char *root, const char 
 
 	if (strstr(e->msg, "doctor:") || l + 8 >= sizeof(e->msg))
 		return;
+	/* netconf.c explains /dev/net/tun itself, fix included */
+	if (strstr(e->msg, "/dev/net/tun"))
+		dop.areas &= ~(unsigned int)NSESS_DOCTOR_TUN;
 	if (nsess_doctor_brief(&dop, brief, sizeof(brief)) >= NSESS_WARN)
 		snprintf(e->msg + l, sizeof(e->msg) - l, "; %s", brief);
 }

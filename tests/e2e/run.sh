@@ -402,6 +402,9 @@ rc=$?
 chmod 0666 /dev/net/tun
 check_eq "/dev/net/tun 0600: exit 125" "125" "$rc"
 check_contains "/dev/net/tun 0600: names the fix" "chmod 0666 /dev/net/tun" "$err"
+check_contains "/dev/net/tun 0600: the fix makes it last" "udev rule" "$err"
+check_eq "/dev/net/tun 0600: the fix is given once, not again by the doctor brief" "1" \
+	"$(grep -o "chmod 0666 /dev/net/tun" <<<"$err" | wc -l)"
 sleep 0.3
 check_eq "after failures: nothing of the user left running" "" "$(user_procs "$E2E_USER")"
 
