@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../checksum.h"
 #include "netplan.h"
 #include "tcpfast.h"
 
@@ -62,17 +63,6 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return acc;
-}
-
 /* Check one frame from the path; Return: the seq of a SYN-ACK, else -1. */
 static int64_t check_frame(const uint8_t *f, size_t len)
 {
@@ -86,7 +76,7 @@ static int64_t check_frame(const uint8_t *f, size_t len)
 		abort();
 	if (memcmp(ip + 16, (uint8_t[]){ 10, 0, 2, 100 }, 4) != 0)
 		abort();
-	if (sum16(0, ip, 20) != 0xffff)
+	if (nsess_test_fold(nsess_test_sum16(0, ip, 20)) != 0xffff)
 		abort();
 	tcplen = len - 34;
 	if ((size_t)(th[12] >> 4) * 4 < 20 || (size_t)(th[12] >> 4) * 4 > tcplen)
@@ -96,7 +86,7 @@ static int64_t check_frame(const uint8_t *f, size_t len)
 	pseudo[9] = 6;
 	pseudo[10] = (uint8_t)(tcplen >> 8);
 	pseudo[11] = (uint8_t)tcplen;
-	if (sum16(sum16(0, pseudo, 12), th, tcplen) != 0xffff)
+	if (nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 12), th, tcplen)) != 0xffff)
 		abort();
 	if ((th[13] & 0x12) == 0x12)
 		return rd32(th + 4);

@@ -374,7 +374,8 @@ Test(guard, v6_answer_is_admin_prohibited_and_fits_the_minimum_mtu)
 	memset(pseudo + 32, 0, 8);
 	put16(pseudo + 34, (uint16_t)plen);
 	pseudo[39] = IPPROTO_ICMPV6;
-	cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ic, plen)), 0xffff, "bad ICMPv6 checksum");
+	cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ic, plen)),
+		     0xffff, "bad ICMPv6 checksum");
 
 	/* a big packet is quoted only as far as 1280 bytes of answer allow */
 	n = v6(f, "fd00::100", "fe80::1", IPPROTO_TCP, 1400);
@@ -385,5 +386,6 @@ Test(guard, v6_answer_is_admin_prohibited_and_fits_the_minimum_mtu)
 	cr_expect_eq(plen, 1240);
 	memcpy(pseudo, ip + 8, 32);
 	put16(pseudo + 34, (uint16_t)plen);
-	cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ic, plen)), 0xffff, "bad ICMPv6 checksum");
+	cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ic, plen)),
+		     0xffff, "bad ICMPv6 checksum");
 }

@@ -100,8 +100,8 @@ static void assert_checksums(const uint8_t *f, size_t len)
 	pseudo[8] = 0;
 	pseudo[9] = IPPROTO_TCP;
 	put16(pseudo + 10, (uint16_t)tcplen);
-	cr_assert_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 12), th, tcplen)), 0xffff,
-		     "bad TCP checksum");
+	cr_assert_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 12), th, tcplen)),
+		     0xffff, "bad TCP checksum");
 }
 
 /* the one frame the path wrote, or -1 after @ms without one */

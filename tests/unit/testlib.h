@@ -11,11 +11,11 @@
 
 #include <criterion/criterion.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "../checksum.h"
 
 static inline bool nsess_test_must_run(void)
 {
@@ -50,27 +50,5 @@ static inline bool nsess_test_must_run(void)
 #ifndef NSESS_FIXTURES
 #define NSESS_FIXTURES "tests/fixtures"
 #endif
-
-/*
- * Internet checksum for tests, written the textbook way (16 bits at a time,
- * no tricks) so that it checks the optimised code rather than sharing it:
- * nsess_test_fold(nsess_test_sum16(0, hdr, len)) is 0xffff for a header
- * whose checksum is right.
- */
-static inline uint32_t nsess_test_sum16(uint32_t acc, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	return acc;
-}
-
-static inline uint16_t nsess_test_fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
 
 #endif
