@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * tcpfast.c - the session's outbound IPv4 TCP, spliced onto host sockets.
+ * tcpfast.c - the session's outbound TCP (IPv4 and IPv6), spliced onto
+ * host sockets.
  *
  * One flow per connection the session opens:
  *
@@ -40,8 +41,10 @@
 
 #define TF_ETH 14
 #define TF_IP 20
+#define TF_IP6 40
 #define TF_TCP 20
 #define TF_HDR (TF_ETH + TF_IP + TF_TCP)
+#define TF_HDR6 (TF_ETH + TF_IP6 + TF_TCP)
 #define TF_SYNOPT 8		/* MSS (4) + NOP + window scale (3) */
 
 #define TF_MAX_FLOWS 1024
@@ -73,7 +76,10 @@ enum tf_state {
 struct tf_flow {
 	struct tf_flow *next, *prev;	/* all flows */
 	struct tf_flow *hnext;		/* hash chain */
-	uint32_t saddr, daddr;		/* network order: the session, the peer it named */
+	/* the session's address, the peer's it named: 4 bytes (IPv4, rest 0) or 16 */
+	uint8_t saddr[16], daddr[16];
+	bool v6;
+	uint16_t hdr;			/* Ethernet + IP + TCP header of our frames */
 	uint16_t sport, dport;		/* network order */
 	int fd;
 	enum tf_state state;
@@ -114,6 +120,9 @@ struct tf_flow {
 struct nsess_tcpfast {
 	int tap_fd;
 	uint32_t addr4, gw4, net4, mask4;	/* network order */
+	bool ipv6;
+	struct in6_addr addr6, gw6, net6;
+	uint8_t prefix6;
 	bool allow_host_loopback;
 	uint32_t mtu;
 
@@ -226,9 +235,12 @@ static void tf_csum_store(uint8_t *at, uint64_t acc)
 
 /* ---- flows --------------------------------------------------------------- */
 
-static unsigned int tf_hash(uint32_t daddr, uint16_t sport, uint16_t dport)
+static unsigned int tf_hash(const uint8_t *daddr, uint16_t sport, uint16_t dport)
 {
-	uint32_t h = daddr ^ ((uint32_t)sport << 16 | dport);
+	uint32_t w[4], h;
+
+	memcpy(w, daddr, 16);
+	h = w[0] ^ w[1] ^ w[2] ^ w[3] ^ ((uint32_t)sport << 16 | dport);
 
 	h ^= h >> 16;
 	h *= 0x45d9f3bu;
@@ -236,14 +248,15 @@ static unsigned int tf_hash(uint32_t daddr, uint16_t sport, uint16_t dport)
 	return h % TF_HASH;
 }
 
-static struct tf_flow *tf_lookup(struct nsess_tcpfast *tf, uint32_t saddr, uint32_t daddr,
-				 uint16_t sport, uint16_t dport)
+/* @saddr, @daddr: 16 bytes each, IPv4 ones zero-padded */
+static struct tf_flow *tf_lookup(struct nsess_tcpfast *tf, bool v6, const uint8_t *saddr,
+				 const uint8_t *daddr, uint16_t sport, uint16_t dport)
 {
 	struct tf_flow *fl;
 
 	for (fl = tf->hash[tf_hash(daddr, sport, dport)]; fl; fl = fl->hnext)
-		if (fl->saddr == saddr && fl->daddr == daddr && fl->sport == sport &&
-		    fl->dport == dport && !fl->dead)
+		if (fl->v6 == v6 && fl->sport == sport && fl->dport == dport && !fl->dead &&
+		    memcmp(fl->saddr, saddr, 16) == 0 && memcmp(fl->daddr, daddr, 16) == 0)
 			return fl;
 	return NULL;
 }
@@ -331,13 +344,28 @@ static uint16_t tf_wnd_field(const struct tf_flow *fl, bool syn)
 static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8_t *f,
 		       uint8_t flags, uint32_t seq, size_t optlen, size_t paylen)
 {
-	uint8_t *ip = f + TF_ETH, *th = ip + TF_IP;
+	uint8_t *ip = f + TF_ETH, *th = f + fl->hdr - TF_TCP;
 	size_t tcplen = TF_TCP + optlen + paylen;
 	uint8_t pseudo[12];
 	uint64_t acc;
 
 	memcpy(f, fl->smac, 6);
 	memcpy(f + 6, fl->gmac, 6);
+	if (fl->v6) {
+		f[12] = 0x86;
+		f[13] = 0xdd;
+		wr32(ip, 0x60000000);
+		wr16(ip + 4, (uint16_t)tcplen);
+		ip[6] = IPPROTO_TCP;
+		ip[7] = 64;
+		memcpy(ip + 8, fl->daddr, 16);
+		memcpy(ip + 24, fl->saddr, 16);
+		/* pseudo header: both addresses, the length in 32 bits, 3 zero bytes, TCP */
+		wr32(pseudo, (uint32_t)tcplen);
+		wr32(pseudo + 4, IPPROTO_TCP);
+		acc = tf_sum(tf_sum(0, ip + 8, 32), pseudo, 8);
+		goto tcp;
+	}
 	f[12] = 0x08;
 	f[13] = 0x00;
 
@@ -349,9 +377,15 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 	ip[8] = 64;
 	ip[9] = IPPROTO_TCP;
 	ip[10] = ip[11] = 0;
-	memcpy(ip + 12, &fl->daddr, 4);
-	memcpy(ip + 16, &fl->saddr, 4);
+	memcpy(ip + 12, fl->daddr, 4);
+	memcpy(ip + 16, fl->saddr, 4);
 	tf_csum_store(ip + 10, tf_sum(0, ip, TF_IP));
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	wr16(pseudo + 10, (uint16_t)tcplen);
+	acc = tf_sum(0, pseudo, sizeof(pseudo));
+tcp:
 
 	memcpy(th, &fl->dport, 2);
 	memcpy(th + 2, &fl->sport, 2);
@@ -362,28 +396,22 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 	wr16(th + 14, tf_wnd_field(fl, flags & TH_SYN));
 	th[16] = th[17] = 0;
 	th[18] = th[19] = 0;
-
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = IPPROTO_TCP;
-	wr16(pseudo + 10, (uint16_t)tcplen);
-	acc = tf_sum(0, pseudo, sizeof(pseudo));
 	tf_csum_store(th + 16, tf_sum(acc, th, tcplen));
-	return TF_ETH + TF_IP + tcplen;
+	return (size_t)fl->hdr + optlen + paylen;
 }
 
 /* A segment without payload (SYN-ACK, ACK, FIN, RST). */
 static void tf_send_ctl(struct nsess_tcpfast *tf, struct tf_flow *fl, uint8_t flags, uint32_t seq)
 {
-	uint8_t f[TF_HDR + TF_SYNOPT];
+	uint8_t f[TF_HDR6 + TF_SYNOPT];
 	size_t optlen = 0;
 
 	if (flags & TH_SYN) {
-		uint8_t *o = f + TF_HDR;
+		uint8_t *o = f + fl->hdr;
 
 		o[0] = 2;	/* MSS */
 		o[1] = 4;
-		wr16(o + 2, (uint16_t)(tf->mtu - TF_IP - TF_TCP));
+		wr16(o + 2, (uint16_t)(TF_ETH + tf->mtu - fl->hdr));
 		optlen = 4;
 		if (fl->rcv_ws) {
 			o[4] = 1;	/* NOP */
@@ -441,7 +469,7 @@ static void tf_push(struct nsess_tcpfast *tf, struct tf_flow *fl)
 		for (k = 0; k < TF_BATCH && want < room; k++) {
 			size_t l = room - want < fl->mss ? room - want : fl->mss;
 
-			iov[k].iov_base = tf->frames + k * tf->frame_size + TF_HDR;
+			iov[k].iov_base = tf->frames + k * tf->frame_size + fl->hdr;
 			iov[k].iov_len = l;
 			want += l;
 		}
@@ -533,7 +561,7 @@ static uint32_t tf_isn(struct nsess_tcpfast *tf)
 
 enum tf_verdict { TF_PASS, TF_TAKE };
 
-/* Is a SYN to @daddr ours? Writes where to connect. */
+/* Is an IPv4 SYN to @daddr ours? Writes where to connect. */
 static enum tf_verdict tf_eligible(const struct nsess_tcpfast *tf, uint32_t saddr,
 				   uint32_t daddr, struct in_addr *to)
 {
@@ -558,6 +586,40 @@ static enum tf_verdict tf_eligible(const struct nsess_tcpfast *tf, uint32_t sadd
 	 * here: guard.c refuses them before this path sees the frame.
 	 */
 	to->s_addr = daddr;
+	return TF_TAKE;
+}
+
+static bool tf_in_prefix6(const uint8_t *a, const struct in6_addr *net, unsigned int bits)
+{
+	unsigned int full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, net->s6_addr, full) != 0)
+		return false;
+	return !rest || ((a[full] ^ net->s6_addr[full]) & (0xff00 >> rest)) == 0;
+}
+
+/* The same for IPv6: the gateway means host loopback, the session's /64 is libslirp's. */
+static enum tf_verdict tf_eligible6(const struct nsess_tcpfast *tf, const uint8_t *saddr,
+				    const uint8_t *daddr, struct in6_addr *to)
+{
+	if (!tf->ipv6 || memcmp(saddr, tf->addr6.s6_addr, 16) != 0)
+		return TF_PASS;
+	if (memcmp(daddr, tf->gw6.s6_addr, 16) == 0) {
+		if (!tf->allow_host_loopback)
+			return TF_PASS;
+		*to = in6addr_loopback;
+		return TF_TAKE;
+	}
+	if (tf_in_prefix6(daddr, &tf->net6, tf->prefix6))
+		return TF_PASS;
+	/*
+	 * ::/8 (unspecified, loopback, IPv4-mapped and -compatible, NAT64's
+	 * 64:ff9b::/96), multicast and link-local stay libslirp's, as guard.c
+	 * has its say on them first.
+	 */
+	if (daddr[0] == 0 || daddr[0] == 0xff || (daddr[0] == 0xfe && (daddr[1] & 0xc0) == 0x80))
+		return TF_PASS;
+	memcpy(to->s6_addr, daddr, 16);
 	return TF_TAKE;
 }
 
@@ -595,20 +657,23 @@ static void tf_syn_options(struct tf_flow *fl, const uint8_t *o, size_t len, uin
 }
 
 /* A new SYN: Return: true if the path took it. */
-static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, uint32_t daddr,
-		    uint16_t sport, uint16_t dport, const uint8_t *th, size_t doff)
+static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, bool v6, const uint8_t *saddr,
+		    const uint8_t *daddr, uint16_t sport, uint16_t dport, const uint8_t *th,
+		    size_t doff)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = dport };
+	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_port = dport };
 	struct tf_flow *fl;
 	int one = 1, zero = 0;
 	unsigned int h;
+	uint32_t s4, d4;
+	enum tf_verdict v;
 
-	switch (tf_eligible(tf, saddr, daddr, &to.sin_addr)) {
-	case TF_PASS:
+	memcpy(&s4, saddr, 4);
+	memcpy(&d4, daddr, 4);
+	v = v6 ? tf_eligible6(tf, saddr, daddr, &to6.sin6_addr) : tf_eligible(tf, s4, d4, &to.sin_addr);
+	if (v == TF_PASS)
 		return false;
-	case TF_TAKE:
-		break;
-	}
 	if (tf->n_flows >= TF_MAX_FLOWS)
 		return false;
 	if (!tf->frames) {
@@ -619,7 +684,7 @@ static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, 
 	fl = calloc(1, sizeof(*fl));
 	if (!fl)
 		return false;
-	fl->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fl->fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	/* without SO_PEEK_OFF for TCP (Linux < 6.9) libslirp keeps the flow */
 	if (fl->fd < 0 ||
 	    setsockopt(fl->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
@@ -630,14 +695,16 @@ static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, 
 	}
 	setsockopt(fl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	fl->saddr = saddr;
-	fl->daddr = daddr;
+	memcpy(fl->saddr, saddr, 16);
+	memcpy(fl->daddr, daddr, 16);
+	fl->v6 = v6;
+	fl->hdr = v6 ? TF_HDR6 : TF_HDR;
 	fl->sport = sport;
 	fl->dport = dport;
 	fl->pfd = -1;
 	memcpy(fl->smac, f + 6, 6);
 	memcpy(fl->gmac, f, 6);
-	tf_syn_options(fl, th + TF_TCP, doff - TF_TCP, (uint16_t)(tf->mtu - TF_IP - TF_TCP));
+	tf_syn_options(fl, th + TF_TCP, doff - TF_TCP, (uint16_t)(TF_ETH + tf->mtu - fl->hdr));
 	fl->rcv_nxt = rd32(th + 4) + 1;
 	fl->snd_wnd = rd16(th + 14);	/* a SYN's window is never scaled */
 	fl->iss = tf_isn(tf);
@@ -655,7 +722,8 @@ static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, uint32_t saddr, 
 	tf->n_flows++;
 	tf->stats.flows++;
 
-	if (connect(fl->fd, (struct sockaddr *)&to, sizeof(to)) == 0)
+	if ((v6 ? connect(fl->fd, (struct sockaddr *)&to6, sizeof(to6))
+		: connect(fl->fd, (struct sockaddr *)&to, sizeof(to))) == 0)
 		tf_synack(tf, fl);
 	else if (errno != EINPROGRESS)
 		tf_reset(tf, fl);
@@ -869,15 +937,60 @@ static void tf_segment(struct nsess_tcpfast *tf, struct tf_flow *fl, const uint8
 		tf_on_data(tf, fl, seq, pay, plen, flags & TH_FIN);
 }
 
-bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
+/* One TCP segment of either family, its headers checked against the frame. */
+static bool tf_input_tcp(struct nsess_tcpfast *tf, const uint8_t *f, bool v6, const uint8_t *saddr,
+			 const uint8_t *daddr, const uint8_t *th, size_t tcplen)
 {
-	const uint8_t *ip, *th;
-	size_t ihl, totlen, doff;
-	uint32_t saddr, daddr;
+	size_t doff = (size_t)(th[12] >> 4) * 4;
 	uint16_t sport, dport;
 	struct tf_flow *fl;
 
-	if (!tf || len < TF_HDR || f[12] != 0x08 || f[13] != 0x00)
+	if (doff < TF_TCP || doff > tcplen)
+		return false;
+	memcpy(&sport, th, 2);
+	memcpy(&dport, th + 2, 2);
+	fl = tf_lookup(tf, v6, saddr, daddr, sport, dport);
+	if (!fl) {
+		if ((th[13] & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
+			return false;
+		return tf_open(tf, f, v6, saddr, daddr, sport, dport, th, doff);
+	}
+	tf_segment(tf, fl, th, th + doff, tcplen - doff);
+	return true;
+}
+
+/*
+ * IPv6: only TCP right behind the fixed header. A packet with extension
+ * headers (fragments among them) is left to libslirp, as is anything the
+ * plan has no IPv6 for.
+ */
+static bool tf_input6(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + TF_ETH;
+	uint8_t saddr[16], daddr[16];
+	size_t plen;
+
+	if (!tf->ipv6 || len < TF_HDR6 || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP)
+		return false;
+	plen = rd16(ip + 4);
+	if (plen < TF_TCP || TF_ETH + TF_IP6 + plen > len)
+		return false;
+	memcpy(saddr, ip + 8, 16);
+	memcpy(daddr, ip + 24, 16);
+	return tf_input_tcp(tf, f, true, saddr, daddr, ip + TF_IP6, plen);
+}
+
+bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
+{
+	uint8_t saddr[16] = { 0 }, daddr[16] = { 0 };
+	const uint8_t *ip;
+	size_t ihl, totlen;
+
+	if (!tf || len < TF_HDR)
+		return false;
+	if (f[12] == 0x86 && f[13] == 0xdd)
+		return tf_input6(tf, f, len);
+	if (f[12] != 0x08 || f[13] != 0x00)
 		return false;
 	ip = f + TF_ETH;
 	ihl = (size_t)(ip[0] & 0x0f) * 4;
@@ -890,23 +1003,9 @@ bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 		return false;
 	if (rd16(ip + 6) & 0x3fff)
 		return false;	/* a fragment: libslirp reassembles */
-	th = ip + ihl;
-	doff = (size_t)(th[12] >> 4) * 4;
-	if (doff < TF_TCP || ihl + doff > totlen)
-		return false;
-	memcpy(&saddr, ip + 12, 4);
-	memcpy(&daddr, ip + 16, 4);
-	memcpy(&sport, th, 2);
-	memcpy(&dport, th + 2, 2);
-
-	fl = tf_lookup(tf, saddr, daddr, sport, dport);
-	if (!fl) {
-		if ((th[13] & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
-			return false;
-		return tf_open(tf, f, saddr, daddr, sport, dport, th, doff);
-	}
-	tf_segment(tf, fl, th, th + doff, totlen - ihl - doff);
-	return true;
+	memcpy(saddr, ip + 12, 4);
+	memcpy(daddr, ip + 16, 4);
+	return tf_input_tcp(tf, f, false, saddr, daddr, ip + ihl, totlen - ihl);
 }
 
 /* ---- the loop's hooks ----------------------------------------------------- */
@@ -1065,6 +1164,11 @@ struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int ta
 	tf->gw4 = plan->gw4.s_addr;
 	tf->mask4 = plan->prefix4 ? htonl(~(uint32_t)0 << (32 - plan->prefix4)) : 0;
 	tf->net4 = plan->net4.s_addr & tf->mask4;
+	tf->ipv6 = plan->ipv6;
+	tf->addr6 = plan->addr6;
+	tf->gw6 = plan->gw6;
+	tf->net6 = plan->net6;
+	tf->prefix6 = plan->prefix6;
 	tf->allow_host_loopback = plan->allow_host_loopback;
 	tf->mtu = plan->mtu;
 	tf->frame_size = TF_ETH + plan->mtu;

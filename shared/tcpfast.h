@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tcpfast.h - the engine's own path for TCP connections the session opens
- * to IPv4 hosts, beside libslirp.
+ * to IPv4 and IPv6 hosts, beside libslirp.
  *
  * libslirp's TCP has no window scaling, so a bulk flow through it can have
  * at most 64 KiB in flight and its speed is that window divided by the
@@ -12,8 +12,10 @@
  * the host socket as it arrives. Windows are scaled both ways.
  *
  * Only what it is sure about is taken: a SYN from the session's own IPv4
- * address to a host outside the session's network (or to the gateway,
- * meaning host loopback, when the plan allows that). Frames to loopback,
+ * or IPv6 address to a host outside the session's network (or to the
+ * gateway, meaning host loopback, when the plan allows that); for IPv6
+ * only with TCP right behind the fixed header, not to ::/8, multicast or
+ * link-local addresses. Frames to loopback,
  * link-local and metadata addresses are refused by guard.c before they get
  * here. Everything else, and every frame of a flow it did not take, goes to
  * libslirp as before.

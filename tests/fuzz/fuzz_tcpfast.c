@@ -6,9 +6,10 @@
  * The input is a run of frames, each a 2-byte big-endian length and that
  * many bytes, as the TAP would deliver them. To keep the target off the
  * network and its flows alive:
- *  - the destination of every IPv4 frame is rewritten to 10.0.2.2 (host
- *    loopback, allowed), where a real listener on 127.0.0.1:42424 accepts,
- *    so a SYN to port 42424 becomes a flow and others are refused;
+ *  - the destination of every IPv4 frame is rewritten to 10.0.2.2, and of
+ *    every IPv6 frame to fd00::2 (host loopback, allowed), where real
+ *    listeners on 127.0.0.1:42424 and [::1]:42424 accept, so a SYN to port
+ *    42424 becomes a flow and others are refused;
  *  - a TCP frame's ACK number is taken as relative to the engine's last
  *    SYN-ACK (the engine's initial sequence numbers are random);
  *  - after each frame one loop round runs (poll without waiting), accepted
@@ -16,7 +17,8 @@
  *    reset and ACK handling all run.
  *
  * The promise checked: every frame the path writes is one well-formed IPv4
- * TCP frame to the session, with both checksums right. Built by
+ * or IPv6 TCP frame from the gateway to the session's address, lengths
+ * and checksums right. Built by
  * scripts/fuzz; see tests/fuzz/README.md.
  */
 #include "config.h"
@@ -40,22 +42,58 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int listener = -1;
+static int listener = -1, listener6 = -1;
+
+static int listen_on(int family, const struct sockaddr *sa, socklen_t len, const char *name)
+{
+	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, sa, len) < 0 || listen(fd, 128) < 0) {
+		fprintf(stderr, "fuzz_tcpfast: cannot listen on %s:%d: %s\n", name, FUZZ_PORT,
+			strerror(errno));
+		abort();
+	}
+	return fd;
+}
 
 static void setup(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(FUZZ_PORT),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int one = 1;
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(FUZZ_PORT),
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 
-	listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (listener < 0 || bind(listener, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(listener, 128) < 0) {
-		fprintf(stderr, "fuzz_tcpfast: cannot listen on 127.0.0.1:%d: %s\n", FUZZ_PORT,
-			strerror(errno));
+	listener = listen_on(AF_INET, (struct sockaddr *)&sa, sizeof(sa), "127.0.0.1");
+	listener6 = listen_on(AF_INET6, (struct sockaddr *)&sa6, sizeof(sa6), "[::1]");
+}
+
+static const uint8_t gw6[16] = { 0xfd, [15] = 2 };
+static const uint8_t sess6[16] = { 0xfd, [14] = 1 };
+
+/* The IPv6 frame @f from the path: checked like check_frame(); Return: the TCP header. */
+static const uint8_t *check_frame6(const uint8_t *f, size_t len, size_t *tcplen)
+{
+	const uint8_t *ip = f + 14;
+	uint8_t pseudo[40];
+
+	if (len < 74 || ip[0] != 0x60 || ip[6] != 6)
 		abort();
-	}
+	*tcplen = len - 54;
+	if ((size_t)(ip[4] << 8 | ip[5]) != *tcplen)
+		abort();
+	if (memcmp(ip + 8, gw6, 16) != 0 || memcmp(ip + 24, sess6, 16) != 0)
+		abort();
+	memcpy(pseudo, ip + 8, 32);
+	memset(pseudo + 32, 0, 8);
+	pseudo[34] = (uint8_t)(*tcplen >> 8);
+	pseudo[35] = (uint8_t)*tcplen;
+	pseudo[39] = 6;
+	if (nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), ip + 40, *tcplen)) !=
+	    0xffff)
+		abort();
+	return ip + 40;
 }
 
 static uint32_t rd32(const uint8_t *p)
@@ -70,6 +108,10 @@ static int64_t check_frame(const uint8_t *f, size_t len)
 	uint8_t pseudo[12];
 	size_t tcplen;
 
+	if (len >= 14 && f[12] == 0x86 && f[13] == 0xdd) {
+		th = check_frame6(f, len, &tcplen);
+		goto tcp;
+	}
 	if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45 || ip[9] != 6)
 		abort();
 	if ((size_t)(ip[2] << 8 | ip[3]) != len - 14)
@@ -79,14 +121,15 @@ static int64_t check_frame(const uint8_t *f, size_t len)
 	if (nsess_test_fold(nsess_test_sum16(0, ip, 20)) != 0xffff)
 		abort();
 	tcplen = len - 34;
-	if ((size_t)(th[12] >> 4) * 4 < 20 || (size_t)(th[12] >> 4) * 4 > tcplen)
-		abort();
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = 6;
 	pseudo[10] = (uint8_t)(tcplen >> 8);
 	pseudo[11] = (uint8_t)tcplen;
 	if (nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 12), th, tcplen)) != 0xffff)
+		abort();
+tcp:
+	if ((size_t)(th[12] >> 4) * 4 < 20 || (size_t)(th[12] >> 4) * 4 > tcplen)
 		abort();
 	if ((th[13] & 0x12) == 0x12)
 		return rd32(th + 4);
@@ -111,7 +154,8 @@ static void host_side(int *conns, size_t *n_conns, unsigned int round)
 	static const uint8_t payload[3000];
 	int c;
 
-	while ((c = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((c = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0 ||
+	       (c = accept4(listener6, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (*n_conns == FUZZ_CONNS) {
 			close(c);
 			continue;
@@ -153,6 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n_conns = 0, off = 0;
 	unsigned int round = 0;
 	uint32_t isn = 0;
+	uint8_t *ack;
 
 	if (listener < 0)
 		setup();
@@ -174,10 +219,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = plan.mtu + 14;
 		memcpy(frame, data + off, len);
 		off += len;
-		if (len >= 34 && frame[12] == 0x08 && frame[13] == 0x00)
+		ack = NULL;
+		if (len >= 34 && frame[12] == 0x08 && frame[13] == 0x00) {
 			memcpy(frame + 30, (uint8_t[]){ 10, 0, 2, 2 }, 4);
-		if (len >= 14 + 20 + 20 && frame[14 + 9] == 6 && (frame[14] & 0x0f) == 5) {
-			uint8_t *ack = frame + 34 + 8;
+			if (len >= 14 + 20 + 20 && frame[14 + 9] == 6 && (frame[14] & 0x0f) == 5)
+				ack = frame + 34 + 8;
+		} else if (len >= 54 && frame[12] == 0x86 && frame[13] == 0xdd) {
+			memcpy(frame + 14 + 24, gw6, 16);
+			if (len >= 14 + 40 + 20 && frame[14 + 6] == 6)
+				ack = frame + 54 + 8;
+		}
+		if (ack) {
 			uint32_t a = rd32(ack) + isn;
 
 			ack[0] = (uint8_t)(a >> 24);

@@ -134,6 +134,36 @@ static void plan_defaults(struct nsess_netplan *p)
 	p->mtu = 65520;
 }
 
+/* a port nobody listens on at ::1 just now */
+static uint16_t free_port6(void)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind [::1]: %s",
+		     strerror(errno));
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin6_port);
+}
+
+static int listen_loopback6(uint16_t *port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind [::1]: %s",
+		     strerror(errno));
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin6_port);
+	return fd;
+}
+
 static uint16_t free_port(int type)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -518,6 +548,58 @@ static int recv_fd(int sock)
 	return fd;
 }
 
+/*
+ * A pre hook: fd00::100/64 on tap0, usable at once (no duplicate address
+ * detection), so the guest reaches the gateway fd00::2 on-link; as in a
+ * session (netconf.c), no router advertisements: libslirp's would add a
+ * SLAAC address, and a connection from it is not the engine's TCP path's.
+ */
+static int guest_configure6(void *arg)
+{
+	struct {
+		struct in6_addr addr;
+		uint32_t prefixlen;
+		int ifindex;
+	} r6 = { .prefixlen = 64 };	/* the kernel's struct in6_ifreq */
+	static const char *const sysctls[] = { "/proc/sys/net/ipv6/conf/tap0/accept_dad",
+					       "/proc/sys/net/ipv6/conf/tap0/accept_ra" };
+	int s, fd;
+
+	(void)arg;
+	for (size_t i = 0; i < 2; i++) {
+		fd = open(sysctls[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			return 30;
+		close(fd);
+	}
+	r6.ifindex = (int)if_nametoindex("tap0");
+	if (!r6.ifindex || inet_pton(AF_INET6, "fd00::100", &r6.addr) != 1)
+		return 31;
+	s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCSIFADDR, &r6) < 0)
+		return 32;
+	close(s);
+	/*
+	 * The address stays tentative until the kernel has the link ready,
+	 * and until then connections would leave from another one: wait
+	 * until it can be bound (at most 2 s).
+	 */
+	for (int i = 0; i < 200; i++) {
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = r6.addr };
+		int ok;
+
+		s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			return 33;
+		ok = bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(s);
+		if (ok)
+			return 0;
+		usleep(10 * 1000);
+	}
+	return 34;
+}
+
 static void guest_start(struct guest *g, guest_fn pre, guest_fn fn, void *arg)
 {
 	int sp[2], fd;
@@ -574,18 +656,38 @@ static void guest_finish(struct guest *g)
 	close(g->sock);
 }
 
+/* IPv4 or IPv6 (@ip with a colon); Return: -1 on failure */
+static int guest_sockaddr(const char *ip, uint16_t port, struct sockaddr_storage *ss,
+			  socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1 ? 0 : -1;
+	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_port = htons(port);
+	*len = sizeof(struct sockaddr_in);
+	return inet_pton(AF_INET, ip, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -1;
+}
+
 static int guest_connect(const char *ip, uint16_t port, int timeout_ms)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_storage sa;
 	struct pollfd pfd;
-	socklen_t len = sizeof(int);
+	socklen_t salen, len = sizeof(int);
 	int fd, err = 0, fl;
 
-	inet_pton(AF_INET, ip, &sa.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (guest_sockaddr(ip, port, &sa, &salen) < 0)
+		return -1;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (struct sockaddr *)&sa, salen) < 0 && errno != EINPROGRESS)
 		goto fail;
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	if (poll(&pfd, 1, timeout_ms) != 1)
@@ -806,6 +908,9 @@ Test(engine, host_loopback_allowed)
  */
 #define BULK_BYTES (8u << 20)
 
+/* where the guest connects: host loopback through the gateway, IPv4 or IPv6 */
+static const char *tcp_gateway = "10.0.2.2";
+
 static uint8_t bulk_byte(size_t i, uint8_t salt)
 {
 	return (uint8_t)(i * 131 + (i >> 12) + salt);
@@ -858,7 +963,7 @@ static int guest_bulk(void *arg)
 	int fd, r;
 
 	(void)arg;
-	fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	fd = guest_connect(tcp_gateway, loopback_port, 3000);
 	if (fd < 0)
 		return 20;
 	set_timeouts(fd, 10);
@@ -908,13 +1013,16 @@ static void *host_bulk_thread(void *arg)
 /* guest: connecting to a port nobody listens on fails at once, not by timeout */
 static int guest_refused(void *arg)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(loopback_port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int fd, r;
 
 	(void)arg;
-	inet_pton(AF_INET, "10.0.2.2", &sa.sin_addr);
+	if (guest_sockaddr(tcp_gateway, loopback_port, &sa, &salen) < 0)
+		return 26;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	set_timeouts(fd, 3);
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	r = connect(fd, (struct sockaddr *)&sa, salen);
 	close(fd);
 	if (r == 0)
 		return 24;
@@ -924,7 +1032,7 @@ static int guest_refused(void *arg)
 /* connect to the host listener and send @byte; Return: the fd, or -(step) */
 static int guest_connect_send(char byte)
 {
-	int fd = guest_connect("10.0.2.2", loopback_port, 3000);
+	int fd = guest_connect(tcp_gateway, loopback_port, 3000);
 
 	if (fd < 0)
 		return -20;
@@ -1019,8 +1127,8 @@ static void *host_reset_seen_thread(void *arg)
  * Host loopback allowed; @host_fn (NULL: no listener, the port stays
  * closed) serves one connection while the guest runs @gfn.
  */
-static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
-		    int *host_result, struct nsess_engine_stats *st)
+static void run_tcp_family(bool v6, guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
+			   int *host_result, struct nsess_engine_stats *st)
 {
 	struct nsess_engine *eng;
 	struct nsess_netplan p;
@@ -1031,13 +1139,14 @@ static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
 	pthread_t th;
 
 	loopback_port = 0;
+	tcp_gateway = v6 ? "fd00::2" : "10.0.2.2";
 	if (host_fn) {
-		hs->lfd = listen_loopback(&loopback_port);
+		hs->lfd = v6 ? listen_loopback6(&loopback_port) : listen_loopback(&loopback_port);
 		cr_assert_eq(pthread_create(&th, NULL, host_fn, hs), 0);
 	} else {
-		loopback_port = free_port(SOCK_STREAM);
+		loopback_port = v6 ? free_port6() : free_port(SOCK_STREAM);
 	}
-	guest_start(&g, NULL, gfn, NULL);
+	guest_start(&g, v6 ? guest_configure6 : NULL, gfn, NULL);
 	plan_defaults(&p);
 	p.allow_host_loopback = true;
 	cr_assert_eq(nsess_engine_new(&p, g.tap_fd, NULL, &eng, &e), 0, "%s", e.msg);
@@ -1058,6 +1167,12 @@ static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
 	}
 	*host_result = hs->result;
 	host_side_free(hs);
+}
+
+static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
+		    int *host_result, struct nsess_engine_stats *st)
+{
+	run_tcp_family(false, gfn, host_fn, guest_result, host_result, st);
 }
 
 Test(engine, tcp_bulk_both_ways_in_order)
@@ -1111,6 +1226,37 @@ Test(engine, tcp_session_reset_reaches_host)
 	run_tcp(guest_resets, host_reset_seen_thread, &gr, &hr, &st);
 	cr_assert_eq(gr, 0, "guest side failed at step %d", gr);
 	cr_assert_eq(hr, 0, "the host did not see ECONNRESET (step %d)", hr);
+	cr_assert_eq(st.tcp_flows, 1);
+}
+
+/*
+ * The same path for IPv6: the guest has fd00::100/64 and connects to the
+ * gateway fd00::2, which means the host's ::1.
+ */
+Test(engine, tcp6_bulk_both_ways_in_order)
+{
+	NSESS_TEST_DEADLINE(60);
+	struct nsess_engine_stats st;
+	int gr, hr;
+
+	NSESS_TEST_NEED_ROOT();
+	run_tcp_family(true, guest_bulk, host_bulk_thread, &gr, &hr, &st);
+	cr_assert_eq(gr, 0, "guest side failed at step %d (20: no connection to [fd00::2])", gr);
+	cr_assert_eq(hr, 0, "host side failed at step %d", hr);
+	cr_assert_eq(st.tcp_flows, 1, "the IPv6 connection did not take the engine's TCP path");
+	cr_assert_geq(st.bytes_out, BULK_BYTES);
+}
+
+Test(engine, tcp6_refused_port_fails_fast)
+{
+	NSESS_TEST_DEADLINE(30);
+	struct nsess_engine_stats st;
+	int gr, hr;
+
+	NSESS_TEST_NEED_ROOT();
+	run_tcp_family(true, guest_refused, NULL, &gr, &hr, &st);
+	cr_assert_eq(gr, 0, "connect to a closed port: step %d (24: it connected, 25: not "
+		     "ECONNREFUSED)", gr);
 	cr_assert_eq(st.tcp_flows, 1);
 }
 

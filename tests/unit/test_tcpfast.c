@@ -151,7 +151,7 @@ Test(tcpfast, frames_that_are_not_its_own_go_to_libslirp)
 
 	/* each mutation of a good SYN, and the reason it is libslirp's */
 	memcpy(g, f, n);
-	g[12] = 0x86, g[13] = 0xdd;		/* IPv6 */
+	g[12] = 0x86, g[13] = 0xdd;		/* the IPv6 type, an IPv4 packet */
 	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
 	memcpy(g, f, n);
 	g[14 + 9] = IPPROTO_UDP;
@@ -247,5 +247,210 @@ Test(tcpfast, syn_to_a_closed_port_gets_a_reset)
 	assert_checksums(f, (size_t)r);
 	nsess_tcpfast_flush(fx.tf);
 	cr_expect_eq(nsess_tcpfast_count(fx.tf), 0, "the refused flow was kept");
+	fixture_free(&fx);
+}
+
+/* ---- IPv6 ------------------------------------------------------------------ */
+
+/*
+ * An IPv6 segment from @src:40000 to @dst:@port: @flags, @seq/@ack, and
+ * for a SYN the options MSS 1440 and window scale 7, else @len bytes of
+ * @data. Return: the frame length.
+ */
+static size_t tcp6_frame(uint8_t *f, const char *src, const char *dst, uint16_t port,
+			 uint8_t flags, uint32_t seq, uint32_t ack, const void *data, size_t len)
+{
+	uint8_t *ip = f + 14, *th = ip + 40;
+	size_t doff = flags & 0x02 ? 28 : 20;
+
+	memset(f, 0, 14 + 40 + doff + len);
+	memcpy(f, gw_mac, 6);
+	memcpy(f + 6, sess_mac, 6);
+	f[12] = 0x86, f[13] = 0xdd;
+	ip[0] = 0x60;
+	put16(ip + 4, (uint16_t)(doff + len));
+	ip[6] = IPPROTO_TCP;
+	ip[7] = 64;
+	cr_assert_eq(inet_pton(AF_INET6, src, ip + 8), 1);
+	cr_assert_eq(inet_pton(AF_INET6, dst, ip + 24), 1);
+	put16(th, 40000);
+	put16(th + 2, port);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)(doff / 4 << 4);
+	th[13] = flags;
+	put16(th + 14, 64240);
+	if (flags & 0x02) {
+		th[20] = 2, th[21] = 4, put16(th + 22, 1440);
+		th[24] = 1, th[25] = 3, th[26] = 3, th[27] = 7;
+	}
+	if (len)
+		memcpy(th + doff, data, len);
+	return 14 + 40 + doff + len;
+}
+
+/* an IPv6 frame the path wrote: TCP, its payload length right, its checksum too */
+static void assert_checksums6(const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + 14, *th = ip + 40;
+	size_t tcplen = len - 54;
+	uint8_t pseudo[40];
+
+	cr_assert_geq(len, 14 + 40 + 20);
+	cr_assert_eq(f[12] << 8 | f[13], 0x86dd, "not an IPv6 frame");
+	cr_assert_eq(ip[0] >> 4, 6);
+	cr_assert_eq(ip[6], IPPROTO_TCP);
+	cr_assert_eq((size_t)(ip[4] << 8 | ip[5]), tcplen, "payload length is not the frame's");
+	memcpy(pseudo, ip + 8, 32);
+	put32(pseudo + 32, (uint32_t)tcplen);
+	put32(pseudo + 36, IPPROTO_TCP);
+	cr_assert_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40), th, tcplen)),
+		     0xffff, "bad TCP checksum");
+}
+
+static int listen_lo6(uint16_t *port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	NSESS_TEST_NEED(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "no ::1 here");
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
+	*port = ntohs(sa.sin6_port);
+	return fd;
+}
+
+static bool addr6_is(const uint8_t *p, const char *text)
+{
+	uint8_t a[16];
+
+	cr_assert_eq(inet_pton(AF_INET6, text, a), 1);
+	return memcmp(p, a, 16) == 0;
+}
+
+/* pump until the path writes a frame; Return: its length */
+static size_t next_frame(struct fixture *fx, uint8_t *f, size_t cap)
+{
+	ssize_t r = -1;
+
+	for (int i = 0; i < 20 && (r = read_frame(fx, f, cap, 0)) < 0; i++)
+		pump(fx);
+	cr_assert_gt(r, 0, "the path wrote nothing");
+	return (size_t)r;
+}
+
+Test(tcpfast, v6_frames_that_are_not_its_own_go_to_libslirp)
+{
+	struct fixture fx;
+	uint8_t f[160], g[160];
+	size_t n, m;
+
+	fixture_new(&fx, true);
+	n = tcp6_frame(f, "fd00::100", "2001:db8::1", 80, 0x02, 1, 0, NULL, 0);
+
+	memcpy(g, f, n);
+	g[14 + 6] = 0;				/* a hop-by-hop header first */
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
+	memcpy(g, f, n);
+	g[14 + 6] = 44;				/* a fragment */
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
+	memcpy(g, f, n);
+	g[14] = 0x40;				/* version 4 behind the IPv6 type */
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
+	memcpy(g, f, n);
+	put16(g + 14 + 4, 100);			/* longer than the frame */
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
+	memcpy(g, f, n);
+	put16(g + 14 + 4, 12);			/* shorter than a TCP header */
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
+	memcpy(g, f, n);
+	g[54 + 12] = 15 << 4;			/* options past the packet */
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, n));
+	for (size_t cut = 0; cut < 74; cut++)
+		cr_expect_not(nsess_tcpfast_input(fx.tf, f, cut), "a frame cut at %zu bytes", cut);
+
+	/* SYNs it leaves alone */
+	static const char *const others[][2] = {
+		{ "fd00::99", "2001:db8::1" },	/* not the session's address */
+		{ "fd00::100", "fd00::3" },	/* the DNS forwarder */
+		{ "fd00::100", "fd00::77" },	/* the session's own network */
+		{ "fd00::100", "::1" },
+		{ "fd00::100", "::ffff:192.0.2.1" },
+		{ "fd00::100", "64:ff9b::7f00:1" },
+		{ "fd00::100", "fe80::1" },
+		{ "fd00::100", "ff02::1" },
+	};
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		m = tcp6_frame(g, others[i][0], others[i][1], 80, 0x02, 1, 0, NULL, 0);
+		cr_expect_not(nsess_tcpfast_input(fx.tf, g, m), "%s -> %s taken", others[i][0],
+			      others[i][1]);
+	}
+	cr_expect_eq(nsess_tcpfast_count(fx.tf), 0);
+	cr_expect_lt(read_frame(&fx, g, sizeof(g), 0), 0, "it answered a frame it passed on");
+	fixture_free(&fx);
+
+	/* host loopback not allowed: the gateway is libslirp's (which refuses it) */
+	fixture_new(&fx, false);
+	m = tcp6_frame(g, "fd00::100", "fd00::2", 80, 0x02, 1, 0, NULL, 0);
+	cr_expect_not(nsess_tcpfast_input(fx.tf, g, m));
+	fixture_free(&fx);
+}
+
+Test(tcpfast, v6_connection_to_the_gateway_reaches_host_loopback_both_ways)
+{
+	struct fixture fx;
+	uint16_t port;
+	int lfd = listen_lo6(&port), c;
+	uint8_t f[2048];
+	char buf[16] = "";
+	uint32_t iss;
+	size_t n;
+
+	fixture_new(&fx, true);
+	n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x02, 1000, 0, NULL, 0);
+	cr_assert(nsess_tcpfast_input(fx.tf, f, n), "the path did not take an IPv6 SYN");
+
+	/* SYN-ACK: from the gateway, MSS of the link's MTU less 60, window scale 7 */
+	n = next_frame(&fx, f, sizeof(f));
+	cr_assert_eq(n, 14 + 40 + 28, "no SYN-ACK with options (%zu bytes)", n);
+	assert_checksums6(f, n);
+	cr_expect_eq(memcmp(f, sess_mac, 6), 0);
+	cr_expect(addr6_is(f + 14 + 8, "fd00::2"),
+		  "the answer does not come from the address the session called");
+	cr_expect(addr6_is(f + 14 + 24, "fd00::100"), "the answer is not to the session's address");
+	cr_expect_eq(f[54 + 13], 0x12, "flags %#x, not SYN|ACK", f[54 + 13]);
+	cr_expect_eq(get32(f + 54 + 8), 1001);
+	cr_expect_eq(f[74], 2);
+	cr_expect_eq(f[76] << 8 | f[77], NSESS_MTU_DEFAULT - 60);
+	cr_expect_eq(f[81], 7);
+	iss = get32(f + 54 + 4);
+
+	/* the session's ACK and data reach the host's ::1 listener */
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(c, 0, "nothing connected to ::1");
+	n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x18, 1001, iss + 1, "hello", 5);
+	cr_assert(nsess_tcpfast_input(fx.tf, f, n));
+	nsess_tcpfast_flush(fx.tf);
+	cr_assert_eq(recv(c, buf, sizeof(buf), 0), 5);
+	cr_expect_str_eq(buf, "hello");
+	/* its ACK of those 5 bytes */
+	n = next_frame(&fx, f, sizeof(f));
+	assert_checksums6(f, n);
+	cr_expect_eq(get32(f + 54 + 8), 1006, "the 5 bytes are not acknowledged");
+
+	/* the host's answer comes back as an IPv6 data frame */
+	cr_assert_eq(send(c, "world!", 6, 0), 6);
+	do
+		n = next_frame(&fx, f, sizeof(f));
+	while (n == 74);
+	cr_assert_eq(n, 74 + 6, "a frame of %zu bytes", n);
+	assert_checksums6(f, n);
+	cr_expect_eq(memcmp(f + 74, "world!", 6), 0);
+	cr_expect_eq(get32(f + 54 + 4), iss + 1);
+
+	close(c);
+	close(lfd);
 	fixture_free(&fx);
 }
