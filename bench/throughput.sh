@@ -109,7 +109,7 @@ rows_csv="loopback,veth,${ENGINES// /,}"
 	echo "  (the kernel path a root-made container would get)."
 	echo "- engines: user-mode TCP/IP between the session's TAP and host sockets: libslirp"
 	echo "  for slirp4netns and rootlesskit; nsession's own TCP path (shared/tcpfast.c) for"
-	echo "  the session's outbound IPv4 TCP, libslirp for the rest; pasta's own. pasta's gateway"
+	echo "  the session's outbound TCP (IPv4 and IPv6), libslirp for the rest; pasta's own. pasta's gateway"
 	echo "  address ($(host_gateway)) is mapped to host loopback, so its rows use the tap path."
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo

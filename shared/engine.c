@@ -15,7 +15,8 @@
  *    read until EAGAIN (bounded per round so the host side is not starved)
  *    into one buffer, judged by guard.c (host loopback, link-local and
  *    metadata destinations are refused there), offered to tcpfast.c (the session's
- *    outbound IPv4 TCP, which libslirp's unscaled 64 KiB window would cap),
+ *    outbound TCP, IPv4 and IPv6, which libslirp's unscaled 64 KiB window
+ *    would cap),
  *    then passed to slirp_input(). tcpfast.c's host sockets sit between
  *    the watched fds and libslirp's in the pollfd array.
  *    libslirp answers synchronously through engine_cb_send_packet(), which
@@ -83,7 +84,7 @@ struct engine_watch {
 
 struct nsess_engine {
 	Slirp *slirp;
-	struct nsess_tcpfast *tcp;	/* outbound IPv4 TCP beside libslirp */
+	struct nsess_tcpfast *tcp;	/* outbound TCP beside libslirp */
 	struct nsess_guard guard;	/* frames refused before either sees them */
 	bool guard_logged;		/* the first refusal is logged, the rest counted */
 	int tap_fd;
