@@ -9,6 +9,8 @@
 # script creates (and deletes). Passes are interleaved: every pass runs every
 # engine in both directions, so slow phases of the machine hit all rows, and
 # the order of rows (and of the two directions) rotates from pass to pass.
+# The -ipv6 rows do the same over IPv6: a server on host ::1, reached at
+# fd00::2 (nsession, and slirp4netns with --enable-ipv6).
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_mkwork
@@ -24,6 +26,9 @@ port=$(free_port)
 as_bench iperf3 -s -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 OWN_PIDS+=($!)
 wait_until 50 port_open 127.0.0.1 "$port" || { log "iperf3 server did not start"; }
+as_bench iperf3 -s -B ::1 -p "$port" >/dev/null 2>&1 &
+OWN_PIDS+=($!)
+wait_until 50 bash -c "exec 3<>/dev/tcp/::1/$port" 2>/dev/null || { log "iperf3 server on ::1 did not start"; }
 veth_ok=0
 if veth_up; then
 	ip netns exec "$VETH_A" iperf3 -s -B "$VETH_IP_A" -p "$port" >/dev/null 2>&1 &
@@ -39,11 +44,14 @@ client_cmd() {
 	case $row in
 	loopback) echo "$BENCH_SETPRIV iperf3 -c 127.0.0.1 -p $port -t $T -J $r" ;;
 	veth) echo "ip netns exec $VETH_B iperf3 -c $VETH_IP_A -p $port -t $T -J $r" ;;
+	nsession-ipv6) echo "$BENCH_SETPRIV $(engine_prefix nsession) iperf3 -c fd00::2 -p $port -t $T -J $r" ;;
+	slirp4netns-ipv6) echo "$BENCH_SETPRIV bash $BENCH_DIR/slirp-by-hand.sh --allow-host-loopback --ipv6 -- iperf3 -c fd00::2 -p $port -t $T -J $r" ;;
 	*) echo "$BENCH_SETPRIV $(engine_prefix "$row") iperf3 -c $(engine_hostaddr "$row") -p $port -t $T -J $r" ;;
 	esac
 }
-ROWS="loopback veth $ENGINES"
-[ $veth_ok = 1 ] || ROWS="loopback $ENGINES"
+V6ROWS="nsession-ipv6 slirp4netns-ipv6"
+ROWS="loopback veth $ENGINES $V6ROWS"
+[ $veth_ok = 1 ] || ROWS="loopback $ENGINES $V6ROWS"
 
 for ((pass = 1; pass <= PASSES; pass++)); do
 	log "pass $pass/$PASSES (t=$T s)"
@@ -82,7 +90,7 @@ EOF
 	done
 done
 
-rows_csv="loopback,veth,${ENGINES// /,}"
+rows_csv="loopback,veth,${ENGINES// /,},${V6ROWS// /,}"
 {
 	echo "## TCP throughput (iperf3, Mbit/s, higher is better)"
 	echo
@@ -98,11 +106,14 @@ rows_csv="loopback,veth,${ENGINES// /,}"
 		$REPORT matrix "$W/$dir.tsv" --rows nsession --cols slirp4netns,rootlesskit,pasta \
 			--note "(nsession median / peer median; above 1 = nsession faster)"
 		echo
+		$REPORT matrix "$W/$dir.tsv" --rows nsession-ipv6 --cols slirp4netns-ipv6,nsession \
+			--note "(IPv6: nsession-ipv6 median / median of the column; above 1 = the IPv6 row faster)"
+		echo
 	done
-	echo "Commands (server: \`iperf3 -s -B 127.0.0.1 -p PORT\` as $BENCH_USER; veth server:"
+	echo "Commands (server: \`iperf3 -s -B 127.0.0.1 -p PORT\` and \`iperf3 -s -B ::1 -p PORT\` as $BENCH_USER; veth server:"
 	echo "\`ip netns exec A iperf3 -s -B $VETH_IP_A -p PORT\`; down adds -R):"
 	echo
-	for row in $ROWS; do printf '%-12s %s\n' "$row:" "$(client_cmd "$row" up | sed "s/-p $port/-p PORT/; s/$VETH_B/B/")"; done | cmd_block
+	for row in $ROWS; do printf '%-17s %s\n' "$row:" "$(client_cmd "$row" up | sed "s/-p $port/-p PORT/; s/$VETH_B/B/")"; done | cmd_block
 	echo
 	echo "- loopback: the host's own TCP stack, no namespace crossing (upper bound)."
 	echo "- veth: two network namespaces joined by a veth pair, addresses 10.203.77.1/2"
@@ -111,6 +122,11 @@ rows_csv="loopback,veth,${ENGINES// /,}"
 	echo "  for slirp4netns and rootlesskit; nsession's own TCP path (shared/tcpfast.c) for"
 	echo "  the session's outbound TCP (IPv4 and IPv6), libslirp for the rest; pasta's own. pasta's gateway"
 	echo "  address ($(host_gateway)) is mapped to host loopback, so its rows use the tap path."
+	echo "- -ipv6 rows: the same to the server on host ::1, reached at fd00::2 (host"
+	echo "  loopback's IPv6 address in both); slirp-by-hand.sh --ipv6 waits until tap0 has"
+	echo "  its address from slirp4netns' router advertisement before iperf3 starts. Host"
+	echo "  loopback has next to no round trip, so libslirp's 64 KiB window, which caps a"
+	echo "  flow at 64 KiB per round trip, shows much less here than over a real network."
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
 		printf '%s\n' "${notes[@]}"
