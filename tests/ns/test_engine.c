@@ -556,27 +556,36 @@ static int recv_fd(int sock)
  */
 static int guest_configure6(void *arg)
 {
-	struct {
-		struct in6_addr addr;
-		uint32_t prefixlen;
-		int ifindex;
-	} r6 = { .prefixlen = 64 };	/* the kernel's struct in6_ifreq */
+	/*
+	 * The kernel's struct in6_ifreq; the union zeroes as much as a struct
+	 * ifreq, which is what valgrind takes SIOCSIFADDR to read.
+	 */
+	union {
+		struct {
+			struct in6_addr addr;
+			uint32_t prefixlen;
+			int ifindex;
+		} r;
+		struct ifreq ifr;
+	} u;
 	static const char *const sysctls[] = { "/proc/sys/net/ipv6/conf/tap0/accept_dad",
 					       "/proc/sys/net/ipv6/conf/tap0/accept_ra" };
 	int s, fd;
 
 	(void)arg;
+	memset(&u, 0, sizeof(u));
+	u.r.prefixlen = 64;
 	for (size_t i = 0; i < 2; i++) {
 		fd = open(sysctls[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, "0", 1) != 1)
 			return 30;
 		close(fd);
 	}
-	r6.ifindex = (int)if_nametoindex("tap0");
-	if (!r6.ifindex || inet_pton(AF_INET6, "fd00::100", &r6.addr) != 1)
+	u.r.ifindex = (int)if_nametoindex("tap0");
+	if (!u.r.ifindex || inet_pton(AF_INET6, "fd00::100", &u.r.addr) != 1)
 		return 31;
 	s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || ioctl(s, SIOCSIFADDR, &r6) < 0)
+	if (s < 0 || ioctl(s, SIOCSIFADDR, &u) < 0)
 		return 32;
 	close(s);
 	/*
@@ -585,7 +594,7 @@ static int guest_configure6(void *arg)
 	 * until it can be bound (at most 2 s).
 	 */
 	for (int i = 0; i < 200; i++) {
-		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = r6.addr };
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = u.r.addr };
 		int ok;
 
 		s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
