@@ -123,13 +123,24 @@ static void pam_nsess_drop_copies(struct pam_nsess_data *d)
 	d->rootfd = -1;
 }
 
-static void pam_nsess_teardown(struct pam_nsess_data *d)
+static void pam_nsess_teardown(pam_handle_t *pamh, struct pam_nsess_data *d)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL }, old;
+	char why[96];
 
 	if (d->closed)
 		return;
 	d->closed = true;
+	/*
+	 * Nothing watches the engine during the session (a PAM module only
+	 * runs when called): one that died left the session without a
+	 * network, and this is where the admin can learn it.
+	 */
+	if (pamh && nsess_session_engine_ended(&d->s, why, sizeof(why)))
+		pam_syslog(pamh, LOG_WARNING,
+			   "session %s: the network engine (pid %d) had ended before the session "
+			   "closed (%s), so the session had no network from then on",
+			   d->name, (int)d->s.engine.pid, why);
 	/* our children must be reapable whatever the host did with SIGCHLD */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, &old);
@@ -150,7 +161,7 @@ static void pam_nsess_cleanup(pam_handle_t *pamh, void *data, int error_status)
 		return;
 	/* pam_end() in the opener without close_session: still end it */
 	if (d->opener == getpid())
-		pam_nsess_teardown(d);
+		pam_nsess_teardown(pamh, d);
 	else
 		pam_nsess_drop_copies(d);
 	free(d);
@@ -364,7 +375,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	return PAM_SUCCESS;
 
 fail:
-	pam_nsess_teardown(d);
+	pam_nsess_teardown(NULL, d); /* the failure itself is logged below */
 	ret = pam_nsess_fail(pamh, &pol, name, e.msg);
 	free(d);
 	free(u);
@@ -383,7 +394,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 		pam_nsess_drop_copies(d);
 		return PAM_SUCCESS;
 	}
-	pam_nsess_teardown(d);
+	pam_nsess_teardown(pamh, d);
 	return PAM_SUCCESS;
 }
 

@@ -634,6 +634,23 @@ static void session_reap(struct nsess_proc *p, int ms)
 	nsess_proc_close(p);
 }
 
+bool nsess_session_engine_ended(const struct nsess_session *s, char *why, size_t len)
+{
+	siginfo_t si;
+
+	if (s->engine.pidfd < 0)
+		return false;
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)P_PIDFD, (id_t)s->engine.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid == 0)
+		return false;
+	if (si.si_code == CLD_EXITED)
+		snprintf(why, len, "exit status %d", si.si_status);
+	else
+		snprintf(why, len, "killed by signal %d (%s)", si.si_status, strsignal(si.si_status));
+	return true;
+}
+
 void nsess_session_destroy(struct nsess_session *s)
 {
 	/* EOF on both lifelines: the engine and the holder exit on their own */

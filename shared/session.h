@@ -116,6 +116,19 @@ int nsess_session_create(struct nsess_session *s, const struct nsess_user *u,
 int nsess_session_join(const struct nsess_session *s, bool inside_root, struct nsess_error *e);
 
 /**
+ * nsess_session_engine_ended() - has the session's engine exited already?
+ * @s: a created session
+ * @why: if so, how, as text ("exit status 125", "killed by signal 9 (Killed)")
+ * @len: room at @why
+ *
+ * Asked before nsess_session_destroy(), which ends the engine itself: an
+ * engine that is already gone left the session without a network from
+ * then on, and nothing else would tell. The process is not reaped here.
+ * Return: true if it has exited.
+ */
+bool nsess_session_engine_ended(const struct nsess_session *s, char *why, size_t len);
+
+/**
  * nsess_session_destroy() - end the engine and the holder, reap both;
  * idempotent, fine when either already died
  */

@@ -455,6 +455,7 @@ pamtester_session() {
 	PT_PID=$pid
 }
 
+pt_mark=$(syslog_mark)
 pamtester_session "pamtester" "$POL_NOLOOP"
 if [ -e "$wd/hook.ready" ]; then
 	ok "pamtester: open_session reached the hook after the module"
@@ -484,6 +485,36 @@ check_contains "pamtester: session opened" "successfully opened a session" "$(ca
 check_contains "pamtester: session closed" "session has successfully been closed" "$(cat "$wd/pamtester.out")"
 [ "$rc" = 0 ] || echo "    pamtester output: $(tr '\n' ' ' <"$wd/pamtester.out" | head -c 2000)"
 check_gone "pamtester" "$uns" "$PT_BASE" "$U"
+check_eq "pamtester: a normal close logs nothing about the engine having ended" "" \
+	"$(syslog_since "$pt_mark" | grep pam_nsession | grep 'network engine')"
+
+# the engine killed while the session is open: close_session still
+# succeeds, and logs that the session was without a network
+pt_mark=$(syslog_mark)
+pamtester_session "pamtester engine kill" "$POL_NOLOOP"
+eng=
+if [ -e "$wd/hook.ready" ]; then
+	ptp=$(pgrep -P "$PT_PID" | head -n 1)
+	for e in $(new_state "$PT_BASE"); do
+		[ "$(sfield "$e" opener_pid)" = "$ptp" ] && eng=$(sfield "$e" engine_pid)
+	done
+fi
+if [ -n "$eng" ] && kill -KILL "$eng"; then
+	ok "engine kill: the session's engine (pid $eng, from its record) killed"
+	sleep 0.3
+else
+	not_ok "engine kill: the session's engine found in its record and killed" "$(cat "$wd/pamtester.out")"
+fi
+: >"$wd/hook.go"
+wait "$PT_PID"
+check_eq "engine kill: open_session close_session exit 0" "0" "$?"
+lines=$(syslog_since "$pt_mark" | grep pam_nsession | grep 'network engine')
+check_contains "engine kill: close_session logs that the engine had ended, and how" \
+	"network engine (pid $eng) had ended before the session closed (killed by signal 9" "$lines"
+check_contains "engine kill: ... and that the session was without a network" "no network" "$lines"
+check_eq "engine kill: logged once, as a warning (severity 4)" "4" \
+	"$(grep -oE '^<[0-9]+>' <<<"$lines" | tr -d '<>' | while read -r p; do echo $((p % 8)); done | tr '\n' ' ' | sed 's/ $//')"
+check_gone "engine kill" "" "$PT_BASE" "$U"
 
 # excluded by policy: untouched, no state, success
 pamtester_session "pamtester excluded" "$POL_EXCL"
