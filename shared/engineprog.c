@@ -245,11 +245,14 @@ static void engineprog_stop_cb(struct nsess_engine *eng, int fd, short revents, 
  * namespace holder exits; tells --ready once it runs confined.
  */
 static int engineprog_session(const struct nsess_engine_handoff *h, int plan_fd,
-			      struct nsess_bpf **bpf, const struct nsess_log *log)
+			      struct nsess_bpf **bpf)
 {
+	struct nsess_log_syslog sl = { .fd = -1 };
 	struct nsess_engine *eng = NULL;
 	struct nsess_error e = { 0 };
 	struct nsess_netplan plan;
+	struct nsess_log slog;
+	const struct nsess_log *log = NULL;
 	int r;
 
 	setsid();
@@ -266,7 +269,14 @@ static int engineprog_session(const struct nsess_engine_handoff *h, int plan_fd,
 		nsess_error_set(&e, -r, "locking the engine process: %s", strerror(-r));
 		goto fail;
 	}
-	r = nsess_engine_new(&plan, h->tap, h->verbose ? log : NULL, &eng, &e);
+	/*
+	 * Its stdio is /dev/null: what it has to say (a refused packet, its
+	 * own failure) goes to syslog beside the PAM module's lines, through
+	 * a socket connected before the seccomp filter forbids new ones.
+	 */
+	if (nsess_log_syslog_open(&slog, &sl, NULL, "nsession-engine", LOG_AUTHPRIV, h->verbose) == 0)
+		log = &slog;
+	r = nsess_engine_new(&plan, h->tap, log, &eng, &e);
 	if (r < 0)
 		goto fail;
 	if (nsess_engine_watch(eng, h->lifeline, POLLIN, engineprog_stop_cb, NULL) < 0 ||
@@ -287,11 +297,16 @@ static int engineprog_session(const struct nsess_engine_handoff *h, int plan_fd,
 		return 125;
 	close(h->ready);
 	r = nsess_engine_run(eng);
+	if (r < 0)
+		nsess_log(log, LOG_ERR, "network engine failed: %s; the session has no network "
+			  "from now on", strerror(-r));
 	nsess_engine_free(eng);
+	nsess_log_syslog_close(&sl);
 	return r < 0 ? 125 : 0;
 fail:
 	if (eng)
 		nsess_engine_free(eng);
+	nsess_log_syslog_close(&sl);
 	if (!e.msg[0])
 		nsess_error_set(&e, EIO, "failed");
 	r = (int)write(h->ready, e.msg, strlen(e.msg)); /* best effort: EOF says enough */
@@ -343,7 +358,7 @@ int nsess_engine_program_main(int argc, char *argv[])
 			close(r);
 	}
 	if (h.session)
-		return engineprog_session(&h, plan_fd, &bpf, &log);
+		return engineprog_session(&h, plan_fd, &bpf);
 	cmd.pid = h.cmd_pid;
 	cmd.pidfd = h.cmd_pidfd;
 

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -71,4 +74,57 @@ void nsess_log_capture_init(struct nsess_log *log, struct nsess_log_capture *cap
 	log->emit = log_capture_emit;
 	log->data = cap;
 	log->max_prio = LOG_DEBUG;
+}
+
+static void log_syslog_emit(void *data, int prio, const char *line)
+{
+	struct nsess_log_syslog *st = data;
+	char msg[2200];
+	int n;
+
+	if (st->fd < 0)
+		return;
+	n = snprintf(msg, sizeof(msg), "<%d>%s[%d]: %s", st->facility | prio, st->ident,
+		     (int)getpid(), line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		n = (int)sizeof(msg) - 1;
+	/* best effort: without a reader the line is lost, never waited for */
+	(void)send(st->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+int nsess_log_syslog_open(struct nsess_log *log, struct nsess_log_syslog *st, const char *path,
+			  const char *ident, int facility, int verbose)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (!path)
+		path = "/dev/log";
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	st->fd = fd;
+	st->facility = facility & LOG_FACMASK;
+	snprintf(st->ident, sizeof(st->ident), "%s", ident);
+	log->emit = log_syslog_emit;
+	log->data = st;
+	log->max_prio = verbose ? LOG_DEBUG : LOG_NOTICE;
+	return 0;
+}
+
+void nsess_log_syslog_close(struct nsess_log_syslog *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
 }

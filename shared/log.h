@@ -56,4 +56,33 @@ struct nsess_log_capture {
 
 void nsess_log_capture_init(struct nsess_log *log, struct nsess_log_capture *cap);
 
+/*
+ * struct nsess_log_syslog - a sink that sends "<PRI>IDENT[PID]: LINE"
+ * datagrams to the syslog socket, connected once: a process under a
+ * seccomp filter that allows no new sockets (the engine) opens it first.
+ * A message the socket does not take (no syslog daemon, a full queue) is
+ * dropped; nothing blocks.
+ */
+struct nsess_log_syslog {
+	int fd;
+	int facility;
+	char ident[32];
+};
+
+/**
+ * nsess_log_syslog_open() - connect a syslog sink
+ * @log: filled in when it succeeds
+ * @st: the sink's state; must outlive @log
+ * @path: the socket; NULL means /dev/log
+ * @ident: the tag of each line (truncated to 31 bytes)
+ * @facility: LOG_AUTHPRIV, LOG_DAEMON, ...
+ * @verbose: also send LOG_INFO and LOG_DEBUG lines (else LOG_NOTICE and above)
+ * Return: 0, or -errno (no socket there): @log is then left alone.
+ */
+int nsess_log_syslog_open(struct nsess_log *log, struct nsess_log_syslog *st, const char *path,
+			  const char *ident, int facility, int verbose);
+
+/** nsess_log_syslog_close() - close the socket; fine to call twice */
+void nsess_log_syslog_close(struct nsess_log_syslog *st);
+
 #endif

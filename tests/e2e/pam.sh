@@ -574,6 +574,24 @@ pw_login "su -l" su "$U" "$POL_NOLOOP" no
 pw_login "su -l, allow_host_loopback" su "$U" "$POL_LOOP" yes
 pw_login "runuser -l" runuser "$U" "$POL_NOLOOP" no
 
+# ---- the engine's own lines reach syslog (its stdio is /dev/null) -------------
+# A session that tries the metadata service: the engine refuses it and says
+# so, at notice, tagged nsession-engine, beside the module's lines.
+mark=$(syslog_mark)
+pw_services "$POL_NOLOOP"
+session_start "$U"
+base=$(state_list)
+out=$(timeout 30 "${PW[@]}" su -l "$U" -c \
+	'timeout 3 bash -c "exec 3<>/dev/tcp/169.254.169.254/80" 2>&1 || echo REFUSED' 2>&1)
+check_contains "su -l: a connection to 169.254.169.254 is refused inside" "REFUSED" "$out"
+wait_until 30 eval 'syslog_since "$mark" | grep -q "nsession-engine.*169.254.169.254"'
+lines=$(syslog_since "$mark" | grep 'nsession-engine\[[0-9]*\]: ')
+check_contains "engine log in syslog: the refused packet names 169.254.169.254" \
+	"refused a packet from the session to 169.254.169.254" "$lines"
+check_eq "engine log in syslog: at notice (severity 5), in authpriv (facility 10)" "85" \
+	"$(grep -m 1 169.254.169.254 <<<"$lines" | grep -oE '^<[0-9]+>' | tr -d '<>')"
+check_gone "engine log (su -l)" "" "$base" "$U"
+
 # ---- 4a. no subid entry: fallback with a warning (su -l) ----------------------
 mark=$(syslog_mark)
 pw_login "su -l, no subid entry" su "$NOSUB" "$POL_NOLOOP" no

@@ -6,8 +6,13 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "testlib.h"
 #include "log.h"
@@ -231,4 +236,89 @@ Test(util, log_capture_full_buffer)
 	cr_expect_eq(cap.buf[cap.len], '\0');
 	cr_expect_eq(strlen(cap.buf), cap.len);
 	cr_expect_eq(cap.buf[cap.len - 1], '\n', "a cut line still ends the buffer");
+}
+
+/* a syslog socket of our own, in a temporary directory */
+static int syslog_sink(char *path, size_t len)
+{
+	char dir[] = "/tmp/nsess-syslog.XXXXXX";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, len, "%s/log", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s: %s", path,
+		     strerror(errno));
+	return fd;
+}
+
+static void syslog_sink_remove(int fd, const char *path)
+{
+	char dir[108];
+
+	close(fd);
+	unlink(path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	rmdir(dir);
+}
+
+Test(util, log_syslog_sends_tagged_lines_at_notice_and_above)
+{
+	struct nsess_log_syslog st = { .fd = -1 };
+	struct nsess_log log = { 0 };
+	char path[108], buf[512], want[128];
+	int fd = syslog_sink(path, sizeof(path));
+	ssize_t n;
+
+	cr_assert_eq(nsess_log_syslog_open(&log, &st, path, "nsession-engine", LOG_AUTHPRIV, 0), 0);
+	nsess_log(&log, LOG_INFO, "not sent without verbose");
+	nsess_log(&log, LOG_NOTICE, "refused a packet to %s", "169.254.169.254");
+	nsess_log(&log, LOG_ERR, "failed");
+	/* AUTHPRIV is facility 10: <85> is notice, <83> err */
+	snprintf(want, sizeof(want), "<85>nsession-engine[%d]: refused a packet to 169.254.169.254",
+		 (int)getpid());
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	cr_assert_gt(n, 0, "nothing arrived");
+	buf[n] = '\0';
+	cr_expect_str_eq(buf, want);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	cr_assert_gt(n, 0, "the error did not arrive");
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "<83>nsession-engine[%d]: failed", (int)getpid());
+	cr_expect_str_eq(buf, want);
+	cr_expect_lt(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0, "an extra line arrived");
+	nsess_log_syslog_close(&st);
+	nsess_log_syslog_close(&st);
+	cr_expect_eq(st.fd, -1);
+
+	/* verbose: info lines too */
+	cr_assert_eq(nsess_log_syslog_open(&log, &st, path, "x", LOG_DAEMON, 1), 0);
+	nsess_log(&log, LOG_INFO, "hello");
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "<30>x[%d]: hello", (int)getpid());
+	cr_expect_str_eq(buf, want);
+	nsess_log_syslog_close(&st);
+	syslog_sink_remove(fd, path);
+}
+
+Test(util, log_syslog_without_a_socket_fails_and_leaves_the_sink_alone)
+{
+	struct nsess_log_syslog st = { .fd = -1 };
+	struct nsess_log_capture cap;
+	struct nsess_log log;
+	char path[108];
+	int fd = syslog_sink(path, sizeof(path));
+
+	syslog_sink_remove(fd, path);	/* nobody there now */
+	nsess_log_capture_init(&log, &cap);
+	cr_expect_eq(nsess_log_syslog_open(&log, &st, path, "x", LOG_AUTHPRIV, 0), -ENOENT);
+	cr_expect_eq(st.fd, -1);
+	nsess_log(&log, LOG_ERR, "still captured");
+	cr_expect(strstr(cap.buf, "still captured"), "the sink was changed: %s", cap.buf);
 }
