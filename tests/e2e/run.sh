@@ -118,14 +118,17 @@ check_contains "host loopback reachable with --allow-host-loopback (root --user)
 # ---- the same over IPv6: fd00::2 is the host's ::1 ------------------------------
 # The session's IPv6 TCP takes the engine's own path as IPv4 does (868ede8):
 # a short answer, then 4 MiB from a host ::1 server, all of which must arrive.
-port6=$((20000 + RANDOM % 20000))
-python3 -c '
+# bulk_server ADDR PORT [BANNER]: in the background, answers every
+# connection with BANNER and 4 MiB of zeros, then closes it
+bulk_server() {
+	python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET6)
+addr, port, banner = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::1", int(sys.argv[1])))
+s.bind((addr, port))
 s.listen(8)
-data = b"hello-from-host6\n" + bytes(4194304)
+data = banner + bytes(4194304)
 while True:
     c, _ = s.accept()
     try:
@@ -133,8 +136,11 @@ while True:
     except OSError:
         pass
     c.close()
-' $port6 >/dev/null 2>&1 &
-bgpids+=($!)
+' "$1" "$2" "${3:-}" >/dev/null 2>&1 &
+	bgpids+=($!)
+}
+port6=$((20000 + RANDOM % 20000))
+bulk_server ::1 $port6 $'hello-from-host6\n'
 wait_until 30 bash -c "exec 3<>/dev/tcp/::1/$port6" 2>/dev/null
 probe6='
 import socket, sys
@@ -171,22 +177,7 @@ done
 # kernel all 4 MiB at once, so the engine always has more queued than one
 # segment: a server writing 8 KiB at a time would give 8 KiB segments.
 port2=$((40000 + RANDOM % 20000))
-python3 -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-data = bytes(4194304)
-while True:
-    c, _ = s.accept()
-    try:
-        c.sendall(data)
-    except OSError:
-        pass
-    c.close()
-' $port2 >/dev/null 2>&1 &
-bgpids+=($!)
+bulk_server 127.0.0.1 $port2
 wait_until 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port2" 2>/dev/null
 mss_probe='
 import socket, struct, sys

@@ -1184,32 +1184,44 @@ static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
 	run_tcp_family(false, gfn, host_fn, guest_result, host_result, st);
 }
 
-Test(engine, tcp_bulk_both_ways_in_order)
+/* 8 MiB each way, in frames of at most the MTU, through the engine's TCP path */
+static void tcp_bulk_case(bool v6)
 {
 	NSESS_TEST_DEADLINE(60);
 	struct nsess_engine_stats st;
 	int gr, hr;
 
 	NSESS_TEST_NEED_ROOT();
-	run_tcp(guest_bulk, host_bulk_thread, &gr, &hr, &st);
-	cr_assert_eq(gr, 0, "guest side failed at step %d", gr);
+	run_tcp_family(v6, guest_bulk, host_bulk_thread, &gr, &hr, &st);
+	cr_assert_eq(gr, 0, "guest side failed at step %d (20: no connection to %s)", gr,
+		     tcp_gateway);
 	cr_assert_eq(hr, 0, "host side failed at step %d", hr);
 	cr_assert_eq(st.tcp_flows, 1, "the connection did not take the engine's TCP path");
-	/* 8 MiB each way, in frames of at most the MTU */
 	cr_assert_geq(st.bytes_out, BULK_BYTES);
 }
 
-Test(engine, tcp_refused_port_fails_fast)
+/* a closed port is refused at once, not after a timeout */
+static void tcp_refused_case(bool v6)
 {
 	NSESS_TEST_DEADLINE(30);
 	struct nsess_engine_stats st;
 	int gr, hr;
 
 	NSESS_TEST_NEED_ROOT();
-	run_tcp(guest_refused, NULL, &gr, &hr, &st);
+	run_tcp_family(v6, guest_refused, NULL, &gr, &hr, &st);
 	cr_assert_eq(gr, 0, "connect to a closed port: step %d (24: it connected, 25: not "
 		     "ECONNREFUSED)", gr);
 	cr_assert_eq(st.tcp_flows, 1);
+}
+
+Test(engine, tcp_bulk_both_ways_in_order)
+{
+	tcp_bulk_case(false);
+}
+
+Test(engine, tcp_refused_port_fails_fast)
+{
+	tcp_refused_case(false);
 }
 
 Test(engine, tcp_host_reset_reaches_session)
@@ -1244,29 +1256,12 @@ Test(engine, tcp_session_reset_reaches_host)
  */
 Test(engine, tcp6_bulk_both_ways_in_order)
 {
-	NSESS_TEST_DEADLINE(60);
-	struct nsess_engine_stats st;
-	int gr, hr;
-
-	NSESS_TEST_NEED_ROOT();
-	run_tcp_family(true, guest_bulk, host_bulk_thread, &gr, &hr, &st);
-	cr_assert_eq(gr, 0, "guest side failed at step %d (20: no connection to [fd00::2])", gr);
-	cr_assert_eq(hr, 0, "host side failed at step %d", hr);
-	cr_assert_eq(st.tcp_flows, 1, "the IPv6 connection did not take the engine's TCP path");
-	cr_assert_geq(st.bytes_out, BULK_BYTES);
+	tcp_bulk_case(true);
 }
 
 Test(engine, tcp6_refused_port_fails_fast)
 {
-	NSESS_TEST_DEADLINE(30);
-	struct nsess_engine_stats st;
-	int gr, hr;
-
-	NSESS_TEST_NEED_ROOT();
-	run_tcp_family(true, guest_refused, NULL, &gr, &hr, &st);
-	cr_assert_eq(gr, 0, "connect to a closed port: step %d (24: it connected, 25: not "
-		     "ECONNREFUSED)", gr);
-	cr_assert_eq(st.tcp_flows, 1);
+	tcp_refused_case(true);
 }
 
 static int guest_listener = -1;
