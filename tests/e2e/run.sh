@@ -157,14 +157,20 @@ while True:
     got += b
 print("%s got=%d" % (got[:16].decode(), len(got) - 17))
 '
-out=$(as_user "$E2E_USER" "$NSESSION" run -- python3 -c "$probe6" $port6 2>&1)
+# run_as WHO ARGS...: nsession run ARGS as the test user, rootless or root --user
+run_as() {
+	local who=$1
+	shift
+	if [ "$who" = rootless ]; then
+		as_user "$E2E_USER" "$NSESSION" run "$@"
+	else
+		"$NSESSION" run --user "$E2E_USER" "$@"
+	fi
+}
+out=$(run_as rootless -- python3 -c "$probe6" $port6 2>&1)
 check_contains "IPv6 host loopback unreachable by default (rootless)" "unreachable" "$out"
 for who in rootless "root --user"; do
-	if [ "$who" = rootless ]; then
-		out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- python3 -c "$probe6" $port6 2>&1)
-	else
-		out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- python3 -c "$probe6" $port6 2>&1)
-	fi
+	out=$(run_as "$who" --allow-host-loopback -- python3 -c "$probe6" $port6 2>&1)
 	check_eq "IPv6 TCP to [fd00::2] reaches host ::1 with --allow-host-loopback ($who), 4 MiB arrive" \
 		"hello-from-host6 got=4194304" "$out"
 done
@@ -193,11 +199,7 @@ snd, rcv = struct.unpack_from("II", i, 16)
 print("got=%d snd_mss=%d receives-larger=%s" % (got, snd, "yes" if 16344 < rcv <= 32727 else "no: %d" % rcv))
 '
 for who in rootless "root --user"; do
-	if [ "$who" = rootless ]; then
-		out=$(as_user "$E2E_USER" "$NSESSION" run --allow-host-loopback -- python3 -c "$mss_probe" $port2 2>&1)
-	else
-		out=$("$NSESSION" run --user "$E2E_USER" --allow-host-loopback -- python3 -c "$mss_probe" $port2 2>&1)
-	fi
+	out=$(run_as "$who" --allow-host-loopback -- python3 -c "$mss_probe" $port2 2>&1)
 	check_eq "TCP through the engine ($who): 4 MiB arrive, sent in 16344, received in larger segments" \
 		"got=4194304 snd_mss=16344 receives-larger=yes" "$out"
 done

@@ -134,21 +134,6 @@ static void plan_defaults(struct nsess_netplan *p)
 	p->mtu = 65520;
 }
 
-/* a port nobody listens on at ::1 just now */
-static uint16_t free_port6(void)
-{
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind [::1]: %s",
-		     strerror(errno));
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin6_port);
-}
-
 static int listen_loopback6(uint16_t *port)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
@@ -162,6 +147,15 @@ static int listen_loopback6(uint16_t *port)
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	*port = ntohs(sa.sin6_port);
 	return fd;
+}
+
+/* a port nobody listens on at ::1 just now */
+static uint16_t free_port6(void)
+{
+	uint16_t port;
+
+	close(listen_loopback6(&port));
+	return port;
 }
 
 static uint16_t free_port(int type)
