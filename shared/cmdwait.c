@@ -112,15 +112,15 @@ int nsess_cmdwait_loop(struct nsess_cmdwait *w)
 		if (w->sync >= 0 && p[3].revents)
 			nsess_cmdwait_on_sync(w);
 		if (p[2].revents) {
+			char how[64];
 			int st = 0;
 
 			/* the session keeps running, without a network: say so once */
 			nsess_proc_wait(eng, &st);
 			nsess_log(w->log, LOG_WARNING,
-				  "the network engine (pid %d) ended (%s %d): the session has no "
+				  "the network engine (pid %d) ended (%s): the session has no "
 				  "network from now on",
-				  (int)eng->pid, WIFSIGNALED(st) ? "signal" : "status",
-				  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+				  (int)eng->pid, nsess_wait_status_text(st, how, sizeof(how)));
 			nsess_proc_close(eng);
 		}
 		if (p[1].revents) {

@@ -644,10 +644,10 @@ bool nsess_session_engine_ended(const struct nsess_session *s, char *why, size_t
 	if (waitid((idtype_t)P_PIDFD, (id_t)s->engine.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 	    si.si_pid == 0)
 		return false;
-	if (si.si_code == CLD_EXITED)
-		snprintf(why, len, "exit status %d", si.si_status);
-	else
-		snprintf(why, len, "killed by signal %d (%s)", si.si_status, strsignal(si.si_status));
+	/* in waitpid() form, as nsess_proc_wait() gives it */
+	nsess_wait_status_text(si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+							: si.si_status & 0x7f,
+			       why, len);
 	return true;
 }
 

@@ -95,6 +95,16 @@ void nsess_proc_close(struct nsess_proc *p)
 	p->pidfd = p->procfd = -1;
 }
 
+const char *nsess_wait_status_text(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	return buf;
+}
+
 int nsess_proc_wait(struct nsess_proc *p, int *status)
 {
 	siginfo_t si;

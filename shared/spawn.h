@@ -39,6 +39,13 @@ int nsess_fork(struct nsess_proc *out);
 void nsess_proc_close(struct nsess_proc *p);
 
 /**
+ * nsess_wait_status_text() - "exit status 3", "killed by signal 9 (Killed)"
+ * @status: in waitpid() form
+ * Return: @buf
+ */
+const char *nsess_wait_status_text(int status, char *buf, size_t len);
+
+/**
  * nsess_proc_wait() - reap the child through its pidfd
  * @p: the child
  * @status: wait status in waitpid() form (WIFEXITED...), may be NULL

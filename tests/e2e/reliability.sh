@@ -263,7 +263,8 @@ if wait_until 50 kids; then
 		check_eq "engine kill (run --user): nsession exits with the command's status" "0" "$?"
 	fi
 	check_contains "engine kill (run --user): nsession says the engine ended and the network with it" \
-		"the network engine (pid $eng) ended (signal 9): the session has no network" "$(cat "$wd/k2.out")"
+		"the network engine (pid $eng) ended (killed by signal 9 (Killed)): the session has no network" \
+		"$(cat "$wd/k2.out")"
 	sleep 0.3
 	check_eq "engine kill (run --user): no holder, engine or command left" "" "$(leftover "$holder" "$eng" "$cmd")"
 	check_eq "engine kill (run --user): no process of $U left" "" "$(user_procs "$U")"

@@ -16,6 +16,7 @@
 
 #include "testlib.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 
 /* ---- nsess_parse_u32 --------------------------------------------------- */
@@ -321,4 +322,17 @@ Test(util, log_syslog_without_a_socket_fails_and_leaves_the_sink_alone)
 	cr_expect_eq(st.fd, -1);
 	nsess_log(&log, LOG_ERR, "still captured");
 	cr_expect(strstr(cap.buf, "still captured"), "the sink was changed: %s", cap.buf);
+}
+
+Test(util, wait_status_text)
+{
+	char b[64];
+
+	cr_expect_str_eq(nsess_wait_status_text(3 << 8, b, sizeof(b)), "exit status 3");
+	cr_expect_str_eq(nsess_wait_status_text(0, b, sizeof(b)), "exit status 0");
+	cr_expect_str_eq(nsess_wait_status_text(9, b, sizeof(b)), "killed by signal 9 (Killed)");
+	/* a core dump (0x80) does not change the signal */
+	cr_expect_str_eq(nsess_wait_status_text(31 | 0x80, b, sizeof(b)),
+			 "killed by signal 31 (Bad system call)");
+	cr_expect_str_eq(nsess_wait_status_text(9, b, 8), "killed ", "not cut to the buffer");
 }
