@@ -99,15 +99,6 @@ static enum nsess_guard_verdict check4(const struct nsess_guard *g, const uint8_
 
 /* ---- IPv6 ------------------------------------------------------------------ */
 
-static bool in_prefix6(const struct in6_addr *a, const struct in6_addr *net, unsigned int bits)
-{
-	unsigned int full = bits / 8, rest = bits % 8;
-
-	if (memcmp(a->s6_addr, net->s6_addr, full) != 0)
-		return false;
-	return !rest || ((a->s6_addr[full] ^ net->s6_addr[full]) & (0xff00 >> rest)) == 0;
-}
-
 /*
  * The upper-layer protocol behind the extension headers, and where it
  * starts; -1 when it cannot be told (a later fragment, a truncated chain).
@@ -156,7 +147,7 @@ static enum nsess_guard_verdict check6(const struct nsess_guard *g, const uint8_
 	if (len < 40 || (ip[0] >> 4) != 6)
 		return NSESS_GUARD_PASS;
 	memcpy(&da, d, 16);
-	if (g->ipv6 && in_prefix6(&da, &g->net6, g->prefix6))
+	if (g->ipv6 && nsess_netplan_in_net6(&da, &g->net6, g->prefix6))
 		return NSESS_GUARD_PASS;
 	up = upper6(ip, len, &off);
 	ll_ucast = d[0] == 0xfe && (d[1] & 0xc0) == 0x80;

@@ -237,8 +237,8 @@ static bool netplan_host4_ok(struct in_addr a, unsigned int prefix)
 	return host != 0 && host != ~netplan_mask4(prefix);
 }
 
-static bool netplan_in_net6(const struct in6_addr *a, const struct in6_addr *net,
-			    unsigned int prefix)
+bool nsess_netplan_in_net6(const struct in6_addr *a, const struct in6_addr *net,
+			   unsigned int prefix)
 {
 	unsigned int i;
 
@@ -290,7 +290,7 @@ static int netplan_check6(const struct nsess_netplan *p, const char *what,
 
 	inet_ntop(AF_INET6, a, s, sizeof(s));
 	inet_ntop(AF_INET6, &p->net6, n, sizeof(n));
-	if (!netplan_in_net6(a, &p->net6, p->prefix6))
+	if (!nsess_netplan_in_net6(a, &p->net6, p->prefix6))
 		return nsess_error_set(e, EINVAL, "network plan: %s %s is outside %s/%u", what, s,
 				       n, p->prefix6);
 	if (!netplan_host6_ok(a, p->prefix6))
@@ -398,7 +398,7 @@ int nsess_netplan_validate(const struct nsess_netplan *p, struct nsess_error *e)
 		if (p->prefix6 < 8 || p->prefix6 > 126)
 			return nsess_error_set(e, EINVAL, "network plan: IPv6 prefix /%u is "
 					       "outside /8../126", p->prefix6);
-		if (!netplan_in_net6(&p->net6, &p->net6, p->prefix6))
+		if (!nsess_netplan_in_net6(&p->net6, &p->net6, p->prefix6))
 			return nsess_error_set(e, EINVAL, "network plan: IPv6 network has bits "
 					       "set beyond its /%u prefix", p->prefix6);
 		if ((r = netplan_check6(p, "session address", &p->addr6, e)) < 0 ||

@@ -90,6 +90,13 @@ int nsess_netplan_add_publish(struct nsess_netplan *p, const struct nsess_publis
 			      struct nsess_error *e);
 
 /**
+ * nsess_netplan_in_net6() - is @a inside @net/@prefix?
+ * @net: without bits beyond @prefix (nsess_netplan_validate() checks the plan's)
+ */
+bool nsess_netplan_in_net6(const struct in6_addr *a, const struct in6_addr *net,
+			   unsigned int prefix);
+
+/**
  * nsess_mtu_parse() - a decimal MTU within NSESS_MTU_MIN..NSESS_MTU_MAX
  */
 int nsess_mtu_parse(const char *s, uint32_t *out, struct nsess_error *e);

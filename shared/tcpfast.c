@@ -589,15 +589,6 @@ static enum tf_verdict tf_eligible(const struct nsess_tcpfast *tf, uint32_t sadd
 	return TF_TAKE;
 }
 
-static bool tf_in_prefix6(const uint8_t *a, const struct in6_addr *net, unsigned int bits)
-{
-	unsigned int full = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, net->s6_addr, full) != 0)
-		return false;
-	return !rest || ((a[full] ^ net->s6_addr[full]) & (0xff00 >> rest)) == 0;
-}
-
 /* The same for IPv6: the gateway means host loopback, the session's /64 is libslirp's. */
 static enum tf_verdict tf_eligible6(const struct nsess_tcpfast *tf, const uint8_t *saddr,
 				    const uint8_t *daddr, struct in6_addr *to)
@@ -610,7 +601,8 @@ static enum tf_verdict tf_eligible6(const struct nsess_tcpfast *tf, const uint8_
 		*to = in6addr_loopback;
 		return TF_TAKE;
 	}
-	if (tf_in_prefix6(daddr, &tf->net6, tf->prefix6))
+	memcpy(to->s6_addr, daddr, 16);	/* also where to connect, if taken */
+	if (nsess_netplan_in_net6(to, &tf->net6, tf->prefix6))
 		return TF_PASS;
 	/*
 	 * ::/8 (unspecified, loopback, IPv4-mapped and -compatible, NAT64's
@@ -619,8 +611,7 @@ static enum tf_verdict tf_eligible6(const struct nsess_tcpfast *tf, const uint8_
 	 */
 	if (daddr[0] == 0 || daddr[0] == 0xff || (daddr[0] == 0xfe && (daddr[1] & 0xc0) == 0x80))
 		return TF_PASS;
-	memcpy(to->s6_addr, daddr, 16);
-	return TF_TAKE;
+	return TF_TAKE;	/* @to holds @daddr already */
 }
 
 static void tf_syn_options(struct tf_flow *fl, const uint8_t *o, size_t len, uint16_t mss_max)
