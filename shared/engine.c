@@ -49,6 +49,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
 #include <arpa/inet.h>
 #include <net/ethernet.h>
 
@@ -57,6 +61,7 @@
 #include "fault.h"
 #include "guard.h"
 #include "tcpfast.h"
+#include "vnet.h"
 
 #define ENGINE_WATCH_MAX 16
 #define ENGINE_PFD_INITIAL 64
@@ -91,7 +96,9 @@ struct nsess_engine {
 	struct nsess_log log_store;
 	const struct nsess_log *log;	/* &log_store or NULL */
 
-	uint8_t *frame;			/* one TAP frame: MTU + Ethernet header */
+	size_t vnet_len;		/* virtio-net header before each TAP frame, 0 if none */
+	uint8_t *rxbuf;			/* the header, then one TAP frame */
+	uint8_t *frame;			/* rxbuf + vnet_len: MTU + Ethernet header */
 	size_t frame_size;
 
 	struct pollfd *pfds;		/* reused every round, only grows */
@@ -197,10 +204,16 @@ static void engine_guest_error_flush(struct nsess_engine *eng)
 static ssize_t engine_cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct nsess_engine *eng = opaque;
+	/* libslirp's frames carry their checksums: an all-zero header */
+	static const uint8_t hdr[NSESS_VNET_HDR_MAX];
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = eng->vnet_len },
+		{ .iov_base = (void *)buf, .iov_len = len },
+	};
 	ssize_t n;
 
 	do
-		n = write(eng->tap_fd, buf, len);
+		n = eng->vnet_len ? writev(eng->tap_fd, iov, 2) : write(eng->tap_fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EBADFD || errno == EBADF)
@@ -210,7 +223,7 @@ static ssize_t engine_cb_send_packet(const void *buf, size_t len, void *opaque)
 		return (ssize_t)len;
 	}
 	eng->stats.frames_out++;
-	eng->stats.bytes_out += (uint64_t)n;
+	eng->stats.bytes_out += (uint64_t)len;
 	return (ssize_t)len;
 }
 
@@ -459,6 +472,21 @@ static int engine_publish(struct nsess_engine *eng, const struct nsess_netplan *
 	return 0;
 }
 
+int nsess_engine_tap_vnet_len(int fd)
+{
+	struct ifreq ifr;
+	int len = 0;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_VNET_HDR))
+		return 0;
+	if (ioctl(fd, TUNGETVNETHDRSZ, &len) < 0)
+		return -errno;
+	if (len < NSESS_VNET_HDR_LEN || len > NSESS_VNET_HDR_MAX)
+		return -EPROTO;
+	return len;
+}
+
 int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct nsess_log *log,
 		     struct nsess_engine **out, struct nsess_error *e)
 {
@@ -504,15 +532,23 @@ int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct 
 		eng->log = &eng->log_store;
 	}
 	eng->gerr_window_start = engine_now_ns();
+	r = nsess_engine_tap_vnet_len(fd);
+	if (r < 0) {
+		nsess_engine_free(eng);
+		return nsess_error_set(e, -r, "engine: the TAP's virtio-net header size is "
+				       "unusable: %s", strerror(-r));
+	}
+	eng->vnet_len = (size_t)r;
 	eng->frame_size = plan->mtu + ETH_HLEN;
-	eng->frame = malloc(eng->frame_size);
-	if (!eng->frame || engine_pfd_reserve(eng, ENGINE_PFD_INITIAL) < 0) {
+	eng->rxbuf = malloc(eng->vnet_len + eng->frame_size);
+	if (!eng->rxbuf || engine_pfd_reserve(eng, ENGINE_PFD_INITIAL) < 0) {
 		nsess_engine_free(eng);
 		return nsess_error_set(e, ENOMEM, "engine: out of memory");
 	}
+	eng->frame = eng->rxbuf + eng->vnet_len;
 	eng->tap_fd = TAKE_FD(fd);
 	nsess_guard_init(&eng->guard, plan);
-	eng->tcp = nsess_tcpfast_new(plan, eng->tap_fd);
+	eng->tcp = nsess_tcpfast_new(plan, eng->tap_fd, eng->vnet_len);
 	if (!eng->tcp) {
 		nsess_engine_free(eng);
 		return nsess_error_set(e, ENOMEM, "engine: out of memory");
@@ -658,7 +694,7 @@ static int engine_tap_read(struct nsess_engine *eng)
 	int i;
 
 	for (i = 0; i < ENGINE_READ_BATCH; i++) {
-		ssize_t n = read(eng->tap_fd, eng->frame, eng->frame_size);
+		ssize_t n = read(eng->tap_fd, eng->rxbuf, eng->vnet_len + eng->frame_size);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -667,6 +703,7 @@ static int engine_tap_read(struct nsess_engine *eng)
 				return 0;
 			return -errno;
 		}
+		n -= (ssize_t)eng->vnet_len;
 		if (n < ETH_HLEN)
 			continue;
 		eng->stats.frames_in++;
@@ -679,6 +716,16 @@ static int engine_tap_read(struct nsess_engine *eng)
 		}
 		if (nsess_tcpfast_input(eng->tcp, eng->frame, (size_t)n))
 			continue;
+		/* libslirp checks checksums: finish one the session left to us */
+		if (eng->vnet_len) {
+			int r = nsess_vnet_rx_finish(eng->rxbuf, eng->frame, (size_t)n);
+
+			if (r < 0) {
+				eng->stats.frames_malformed++;
+				continue;
+			}
+			eng->stats.frames_finished += (uint64_t)r;
+		}
 		slirp_input(eng->slirp, eng->frame, (int)n);
 		if (eng->fatal)
 			return eng->fatal;
@@ -816,7 +863,7 @@ void nsess_engine_free(struct nsess_engine *eng)
 	}
 	if (eng->tap_fd >= 0)
 		close(eng->tap_fd);
-	free(eng->frame);
+	free(eng->rxbuf);
 	free(eng->pfds);
 	free(eng);
 }

@@ -68,6 +68,19 @@ void nsess_engine_stop(struct nsess_engine *eng);
 /** nsess_engine_free() - slirp_cleanup, close the TAP fd; NULL is fine */
 void nsess_engine_free(struct nsess_engine *eng);
 
+/**
+ * nsess_engine_tap_vnet_len() - the virtio-net header in front of each
+ * frame of a TAP queue
+ * @fd: the queue (anything else, a socketpair in tests say, has no header)
+ *
+ * nsess_tap_create() asks for one (IFF_VNET_HDR, vnet.h). Here rather than
+ * in netconf.c, which would bring libnl into nsession-engine.
+ *
+ * Return: its size in bytes (NSESS_VNET_HDR_LEN..NSESS_VNET_HDR_MAX), 0
+ * when frames come bare, -EPROTO for a size outside that range, or -errno.
+ */
+int nsess_engine_tap_vnet_len(int fd);
+
 /* Counters, for tests and benchmarks. */
 struct nsess_engine_stats {
 	uint64_t frames_in;	/* TAP -> libslirp */
@@ -77,6 +90,8 @@ struct nsess_engine_stats {
 	uint64_t wakeups;	/* poll() returns */
 	uint64_t frames_dropped; /* frames to the TAP it refused (EAGAIN, EIO) */
 	uint64_t frames_refused; /* frames from the session guard.h refused */
+	uint64_t frames_malformed; /* frames from the TAP whose virtio-net header was unusable */
+	uint64_t frames_finished; /* ... whose checksum it completed for libslirp (vnet.h) */
 	uint64_t tcp_flows;	/* TCP connections on the engine's own path (tcpfast.h) */
 	uint64_t tcp_retransmits; /* ... and its rewinds after a loss */
 };

@@ -54,6 +54,7 @@
 #include <netlink/socket.h>
 
 #include "netconf.h"
+#include "vnet.h"
 #include "util.h"
 
 #define NETCONF_TUN_PATH "/dev/net/tun"
@@ -145,8 +146,12 @@ int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e)
 		return netconf_tun_open_error(errno, e);
 
 	memset(&ifr, 0, sizeof(ifr));
-	/* Ethernet frames (libslirp speaks Ethernet), no packet-info header */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	/*
+	 * Ethernet frames (libslirp speaks Ethernet), no packet-info header,
+	 * a virtio-net header in front of each frame so that checksums can be
+	 * left undone between the session's kernel and the engine (vnet.h).
+	 */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, ifname, len);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = errno;
@@ -178,6 +183,12 @@ int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e)
 	 * effort: without it the session works and only its exit is slower.
 	 */
 	(void)ioctl(fd, TUNSETPERSIST, 1);
+	/*
+	 * The engine can take frames whose checksum the session's kernel left
+	 * undone (it finishes the few that go to libslirp). Best effort: without
+	 * it the session computes every checksum itself, as before.
+	 */
+	(void)ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM);
 	*fd_out = TAKE_FD(fd);
 	return 0;
 }

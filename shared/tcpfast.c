@@ -37,7 +37,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "csum.h"
 #include "tcpfast.h"
+#include "vnet.h"
 
 #define TF_ETH 14
 #define TF_IP 20
@@ -119,6 +121,7 @@ struct tf_flow {
 
 struct nsess_tcpfast {
 	int tap_fd;
+	size_t vnet_len;		/* virtio-net header before each frame, 0 if none */
 	uint32_t addr4, gw4, net4, mask4;	/* network order */
 	bool ipv6;
 	struct in6_addr addr6, gw6, net6;
@@ -168,69 +171,6 @@ static void wr32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
-}
-
-/*
- * Internet checksum: 32-bit native-order words summed into four 64-bit
- * accumulators (no carry handling, and the compiler can vectorise it);
- * the folded complement, stored in native order, is the right checksum
- * whatever the byte order. This is most of the engine's own CPU time in a
- * download, so it matters.
- */
-static uint64_t tf_sum(uint64_t acc, const uint8_t *p, size_t len)
-{
-	uint64_t a0 = acc, a1 = 0, a2 = 0, a3 = 0;
-
-	while (len >= 16) {
-		uint32_t w[4];
-
-		memcpy(w, p, 16);
-		a0 += w[0];
-		a1 += w[1];
-		a2 += w[2];
-		a3 += w[3];
-		p += 16;
-		len -= 16;
-	}
-	while (len >= 4) {
-		uint32_t w;
-
-		memcpy(&w, p, 4);
-		a0 += w;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t w;
-
-		memcpy(&w, p, 2);
-		a1 += w;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint16_t w = 0;
-
-		memcpy(&w, p, 1);
-		a2 += w;
-	}
-	/* each is below 2^63 for any frame; fold the carries of the sum once */
-	a0 = (a0 & 0xffffffffu) + (a0 >> 32) + (a1 & 0xffffffffu) + (a1 >> 32) +
-	     (a2 & 0xffffffffu) + (a2 >> 32) + (a3 & 0xffffffffu) + (a3 >> 32);
-	return a0;
-}
-
-static void tf_csum_store(uint8_t *at, uint64_t acc)
-{
-	uint16_t c;
-
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffffffu) + (acc >> 32);
-	acc = (acc & 0xffffu) + (acc >> 16);
-	acc = (acc & 0xffffu) + (acc >> 16);
-	acc = (acc & 0xffffu) + (acc >> 16);
-	c = (uint16_t)~acc;
-	memcpy(at, &c, 2);
 }
 
 /* ---- flows --------------------------------------------------------------- */
@@ -312,12 +252,21 @@ static void tf_reap(struct nsess_tcpfast *tf)
 
 /* ---- frames to the session ---------------------------------------------- */
 
-static void tf_write(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
+static void tf_write(struct nsess_tcpfast *tf, const struct tf_flow *fl, const uint8_t *f,
+		     size_t len)
 {
+	uint8_t hdr[NSESS_VNET_HDR_MAX] = { 0 };
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = tf->vnet_len },
+		{ .iov_base = (void *)f, .iov_len = len },
+	};
 	ssize_t n;
 
+	if (tf->vnet_len)
+		/* the TCP checksum field holds the pseudo-header sum (tf_build()) */
+		nsess_vnet_hdr_partial(hdr, (uint16_t)(fl->hdr - TF_TCP), 16);
 	do
-		n = write(tf->tap_fd, f, len);
+		n = tf->vnet_len ? writev(tf->tap_fd, iov, 2) : write(tf->tap_fd, f, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		/* a full or downed TAP drops; the retransmission timer recovers */
@@ -325,7 +274,7 @@ static void tf_write(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 		return;
 	}
 	tf->stats.frames_out++;
-	tf->stats.bytes_out += (uint64_t)n;
+	tf->stats.bytes_out += (uint64_t)len;
 }
 
 static uint16_t tf_wnd_field(const struct tf_flow *fl, bool syn)
@@ -363,7 +312,7 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 		/* pseudo header: both addresses, the length in 32 bits, 3 zero bytes, TCP */
 		wr32(pseudo, (uint32_t)tcplen);
 		wr32(pseudo + 4, IPPROTO_TCP);
-		acc = tf_sum(tf_sum(0, ip + 8, 32), pseudo, 8);
+		acc = nsess_csum_add(nsess_csum_add(0, ip + 8, 32), pseudo, 8);
 		goto tcp;
 	}
 	f[12] = 0x08;
@@ -379,12 +328,12 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 	ip[10] = ip[11] = 0;
 	memcpy(ip + 12, fl->daddr, 4);
 	memcpy(ip + 16, fl->saddr, 4);
-	tf_csum_store(ip + 10, tf_sum(0, ip, TF_IP));
+	nsess_csum_store(ip + 10, nsess_csum_add(0, ip, TF_IP));
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = IPPROTO_TCP;
 	wr16(pseudo + 10, (uint16_t)tcplen);
-	acc = tf_sum(0, pseudo, sizeof(pseudo));
+	acc = nsess_csum_add(0, pseudo, sizeof(pseudo));
 tcp:
 
 	memcpy(th, &fl->dport, 2);
@@ -396,7 +345,14 @@ tcp:
 	wr16(th + 14, tf_wnd_field(fl, flags & TH_SYN));
 	th[16] = th[17] = 0;
 	th[18] = th[19] = 0;
-	tf_csum_store(th + 16, tf_sum(acc, th, tcplen));
+	if (tf->vnet_len) {
+		/* left to the session's kernel, which takes it as done (vnet.h) */
+		uint16_t partial = nsess_csum_fold(acc);
+
+		memcpy(th + 16, &partial, 2);
+	} else {
+		nsess_csum_store(th + 16, nsess_csum_add(acc, th, tcplen));
+	}
 	return (size_t)fl->hdr + optlen + paylen;
 }
 
@@ -421,7 +377,7 @@ static void tf_send_ctl(struct nsess_tcpfast *tf, struct tf_flow *fl, uint8_t fl
 			optlen = 8;
 		}
 	}
-	tf_write(tf, f, tf_build(tf, fl, f, flags, seq, optlen, 0));
+	tf_write(tf, fl, f, tf_build(tf, fl, f, flags, seq, optlen, 0));
 	if (flags & TH_ACK)
 		fl->want_ack = false;
 }
@@ -494,7 +450,7 @@ static void tf_push(struct nsess_tcpfast *tf, struct tf_flow *fl)
 			size_t l = (size_t)n - done < iov[k].iov_len ? (size_t)n - done : iov[k].iov_len;
 			uint8_t flags = TH_ACK | (done + l == (size_t)n ? TH_PSH : 0);
 
-			tf_write(tf, f, tf_build(tf, fl, f, flags, fl->snd_nxt + (uint32_t)done, 0, l));
+			tf_write(tf, fl, f, tf_build(tf, fl, f, flags, fl->snd_nxt + (uint32_t)done, 0, l));
 			done += l;
 		}
 		fl->snd_nxt += (uint32_t)n;
@@ -1143,14 +1099,20 @@ void nsess_tcpfast_timers(struct nsess_tcpfast *tf)
 	tf_reap(tf);
 }
 
-struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int tap_fd)
+struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int tap_fd,
+					size_t vnet_len)
 {
 	struct nsess_tcpfast *tf = calloc(1, sizeof(*tf));
 	struct timespec ts;
 
 	if (!tf)
 		return NULL;
+	if (vnet_len > NSESS_VNET_HDR_MAX || (vnet_len && vnet_len < NSESS_VNET_HDR_LEN)) {
+		free(tf);
+		return NULL;
+	}
 	tf->tap_fd = tap_fd;
+	tf->vnet_len = vnet_len;
 	tf->addr4 = plan->addr4.s_addr;
 	tf->gw4 = plan->gw4.s_addr;
 	tf->mask4 = plan->prefix4 ? htonl(~(uint32_t)0 << (32 - plan->prefix4)) : 0;

@@ -47,9 +47,14 @@ struct nsess_tcpfast_stats {
 /**
  * nsess_tcpfast_new() - a path for @plan's addresses, writing to @tap_fd
  * @tap_fd: not owned; must outlive the path
- * Return: the path, or NULL when out of memory.
+ * @vnet_len: the size of the virtio-net header the TAP wants before each
+ *	frame (0: none; else NSESS_VNET_HDR_LEN..NSESS_VNET_HDR_MAX). With a
+ *	header, the path leaves its TCP checksums to the session's kernel
+ *	(vnet.h), and frames handed to _input() start after the header.
+ * Return: the path, or NULL when out of memory or @vnet_len is out of range.
  */
-struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int tap_fd);
+struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int tap_fd,
+					size_t vnet_len);
 
 /** nsess_tcpfast_free() - close every flow's host socket; NULL is fine */
 void nsess_tcpfast_free(struct nsess_tcpfast *tf);

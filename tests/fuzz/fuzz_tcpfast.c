@@ -205,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	plan.allow_host_loopback = true;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, tap) < 0)
 		abort();
-	tf = nsess_tcpfast_new(&plan, tap[0]);
+	tf = nsess_tcpfast_new(&plan, tap[0], 0);
 	if (!tf)
 		abort();
 

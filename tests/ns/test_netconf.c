@@ -37,7 +37,9 @@
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
 
+#include "engine.h"
 #include "netconf.h"
+#include "vnet.h"
 #include "netplan.h"
 #include "../unit/testlib.h"
 
@@ -739,6 +741,9 @@ static int child_tap_verify(void *arg, char *msg, size_t len)
 	CHECK(nsess_tap_verify(tap, name) == 0, "TAP fd refused");
 	CHECK(strcmp(name, "tapv") == 0, "name %.16s", name);
 	CHECK(nsess_tap_verify(tap, NULL) == 0, "TAP fd refused without a name buffer");
+	/* a session's TAP carries the virtio-net header the engine expects */
+	r = nsess_engine_tap_vnet_len(tap);
+	CHECK(r == NSESS_VNET_HDR_LEN, "the TAP's virtio-net header is %d bytes", r);
 
 	/* the same name again: refused with a message that says why */
 	r = nsess_tap_create("tapv", &dup, &e);
@@ -753,6 +758,8 @@ static int child_tap_verify(void *arg, char *msg, size_t len)
 	CHECK(ioctl(tun, TUNSETIFF, &ifr) == 0, "TUNSETIFF tun: %s", strerror(errno));
 	r = nsess_tap_verify(tun, name);
 	CHECK(r == -EPROTOTYPE, "TUN fd: %d", r);
+	r = nsess_engine_tap_vnet_len(tun);
+	CHECK(r == 0, "a queue made without IFF_VNET_HDR reports a %d-byte header", r);
 
 	/*
 	 * A TAP with packet info cannot be told apart: TUNGETIFF reports
@@ -772,6 +779,8 @@ static int child_tap_verify(void *arg, char *msg, size_t len)
 	file = open("/dev/null", O_RDWR | O_CLOEXEC);
 	r = nsess_tap_verify(file, NULL);
 	CHECK(r == -ENOTTY, "/dev/null: %d", r);
+	r = nsess_engine_tap_vnet_len(file);
+	CHECK(r == 0, "/dev/null reports a %d-byte header", r);
 	close(file);
 	r = nsess_tap_verify(1000, NULL);
 	CHECK(r == -EBADF, "closed fd: %d", r);
@@ -819,7 +828,7 @@ static int child_quiet_tap(void *arg, char *msg, size_t len)
 	struct sockaddr_in dns = { .sin_family = AF_INET, .sin_port = htons(53) };
 	static unsigned char frame[65536];
 	struct pollfd pt;
-	int tap, obs, udp, r, frames = 0, chatter = 0;
+	int tap, obs, udp, r, vlen, frames = 0, chatter = 0;
 	ssize_t n, seen = 0;
 
 	(void)arg;
@@ -868,9 +877,13 @@ static int child_quiet_tap(void *arg, char *msg, size_t len)
 				if (!frame_is_chatter(frame, (size_t)n) && seen == 0)
 					seen = n;
 	}
+	/* the TAP puts its virtio-net header in front (nsess_tap_create(), vnet.h) */
+	vlen = nsess_engine_tap_vnet_len(tap);
+	CHECK(vlen == NSESS_VNET_HDR_LEN, "the session's TAP has a virtio-net header of %d bytes",
+	      vlen);
 	n = read(tap, frame, sizeof(frame));
-	CHECK(n > 0 && n == seen, "the first frame reached the engine's side cut or changed: "
-	      "%zd bytes on the TAP, %zd sent", n, seen);
+	CHECK(n > vlen && n - vlen == seen, "the first frame reached the engine's side cut or "
+	      "changed: %zd bytes on the TAP behind the header, %zd sent", n - vlen, seen);
 	close(udp);
 	close(obs);
 	close(tap);

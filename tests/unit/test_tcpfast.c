@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/virtio_net.h>
 
 #include "netplan.h"
 #include "tcpfast.h"
 #include "testlib.h"
+#include "vnet.h"
 
 static const uint8_t gw_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
 static const uint8_t sess_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
@@ -23,18 +25,27 @@ static const uint8_t sess_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 struct fixture {
 	struct nsess_tcpfast *tf;
 	int tap[2];		/* [0] the path writes, [1] the test reads */
+	size_t vnet_len;	/* the virtio-net header the "TAP" wants, 0 if none */
 };
 
-static void fixture_new(struct fixture *fx, bool allow_loopback)
+/* @vnet_len: as a TAP made by nsess_tap_create() (NSESS_VNET_HDR_LEN) or a bare one (0) */
+static void fixture_new_vnet(struct fixture *fx, bool allow_loopback, size_t vnet_len)
 {
 	struct nsess_netplan p;
+
+	fx->vnet_len = vnet_len;
 
 	nsess_netplan_defaults(&p);
 	p.allow_host_loopback = allow_loopback;
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fx->tap),
 		     0);
-	fx->tf = nsess_tcpfast_new(&p, fx->tap[0]);
+	fx->tf = nsess_tcpfast_new(&p, fx->tap[0], fx->vnet_len);
 	cr_assert_not_null(fx->tf);
+}
+
+static void fixture_new(struct fixture *fx, bool allow_loopback)
+{
+	fixture_new_vnet(fx, allow_loopback, 0);
 }
 
 static void fixture_free(struct fixture *fx)
@@ -104,14 +115,49 @@ static void assert_checksums(const uint8_t *f, size_t len)
 		     0xffff, "bad TCP checksum");
 }
 
-/* the one frame the path wrote, or -1 after @ms without one */
+/*
+ * Behind a virtio-net header, every frame of the path must say that its TCP
+ * checksum is left to the session's kernel, at the right place, and the
+ * pseudo-header sum it leaves must be the right one: what the kernel would
+ * complete (done here with vnet.c) then checks out with the textbook sum.
+ */
+static void strip_vnet(const struct fixture *fx, uint8_t *buf, size_t *len)
+{
+	struct virtio_net_hdr h;
+	size_t l3;
+
+	cr_assert_geq(*len, fx->vnet_len + 14, "a frame of %zu bytes behind the header", *len);
+	memcpy(&h, buf, sizeof(h));
+	l3 = (buf[fx->vnet_len + 12] << 8 | buf[fx->vnet_len + 13]) == 0x86dd ? 40 : 20;
+	cr_expect_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM, "header flags %#x", h.flags);
+	cr_expect_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	cr_expect_eq(h.csum_start, 14 + l3, "checksum starts at %u", h.csum_start);
+	cr_expect_eq(h.csum_offset, 16, "checksum field at +%u", h.csum_offset);
+	*len -= fx->vnet_len;
+	memmove(buf, buf + fx->vnet_len, *len);
+	cr_assert_eq(nsess_vnet_rx_finish((const uint8_t *)&h, buf, *len), 1);
+}
+
+/* the one frame the path wrote (without its virtio-net header), or -1 after @ms without one */
 static ssize_t read_frame(struct fixture *fx, uint8_t *buf, size_t len, int ms)
 {
 	struct pollfd p = { .fd = fx->tap[1], .events = POLLIN };
+	uint8_t tmp[NSESS_VNET_HDR_MAX + 4096];
+	ssize_t r;
+	size_t n;
 
 	if (poll(&p, 1, ms) != 1)
 		return -1;
-	return recv(fx->tap[1], buf, len, 0);
+	if (!fx->vnet_len)
+		return recv(fx->tap[1], buf, len, 0);
+	cr_assert_leq(fx->vnet_len + len, sizeof(tmp));
+	r = recv(fx->tap[1], tmp, fx->vnet_len + len, 0);
+	if (r < 0)
+		return r;
+	n = (size_t)r;
+	strip_vnet(fx, tmp, &n);
+	memcpy(buf, tmp, n);
+	return (ssize_t)n;
 }
 
 /* one round of the engine loop for the path's sockets */
@@ -196,7 +242,7 @@ Test(tcpfast, frames_that_are_not_its_own_go_to_libslirp)
 	fixture_free(&fx);
 }
 
-Test(tcpfast, syn_to_a_listener_gets_a_scaled_syn_ack)
+static void syn_ack_case(size_t vnet_len)
 {
 	struct fixture fx;
 	uint16_t port;
@@ -205,7 +251,7 @@ Test(tcpfast, syn_to_a_listener_gets_a_scaled_syn_ack)
 	ssize_t r;
 	size_t n;
 
-	fixture_new(&fx, true);
+	fixture_new_vnet(&fx, true, vnet_len);
 	n = syn_frame(f, "10.0.2.100", "10.0.2.2", port, 0xfffffff0u);
 	cr_assert(nsess_tcpfast_input(fx.tf, f, n));
 	cr_assert_eq(nsess_tcpfast_count(fx.tf), 1);
@@ -224,6 +270,16 @@ Test(tcpfast, syn_to_a_listener_gets_a_scaled_syn_ack)
 	assert_checksums(f, (size_t)r);
 	close(lfd);
 	fixture_free(&fx);
+}
+
+Test(tcpfast, syn_to_a_listener_gets_a_scaled_syn_ack)
+{
+	syn_ack_case(0);
+}
+
+Test(tcpfast, syn_ack_behind_a_virtio_header_leaves_the_checksum_to_the_session)
+{
+	syn_ack_case(NSESS_VNET_HDR_LEN);
 }
 
 Test(tcpfast, syn_to_a_closed_port_gets_a_reset)
@@ -398,7 +454,7 @@ Test(tcpfast, v6_frames_that_are_not_its_own_go_to_libslirp)
 	fixture_free(&fx);
 }
 
-Test(tcpfast, v6_connection_to_the_gateway_reaches_host_loopback_both_ways)
+static void v6_exchange_case(size_t vnet_len)
 {
 	struct fixture fx;
 	uint16_t port;
@@ -408,7 +464,7 @@ Test(tcpfast, v6_connection_to_the_gateway_reaches_host_loopback_both_ways)
 	uint32_t iss;
 	size_t n;
 
-	fixture_new(&fx, true);
+	fixture_new_vnet(&fx, true, vnet_len);
 	n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x02, 1000, 0, NULL, 0);
 	cr_assert(nsess_tcpfast_input(fx.tf, f, n), "the path did not take an IPv6 SYN");
 
@@ -453,4 +509,14 @@ Test(tcpfast, v6_connection_to_the_gateway_reaches_host_loopback_both_ways)
 	close(c);
 	close(lfd);
 	fixture_free(&fx);
+}
+
+Test(tcpfast, v6_connection_to_the_gateway_reaches_host_loopback_both_ways)
+{
+	v6_exchange_case(0);
+}
+
+Test(tcpfast, v6_exchange_behind_a_virtio_header_leaves_the_checksums_to_the_session)
+{
+	v6_exchange_case(NSESS_VNET_HDR_LEN);
 }
