@@ -879,6 +879,7 @@ void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_
 	out->frames_dropped += t.frames_dropped;
 	out->tcp_flows = t.flows;
 	out->tcp_retransmits = t.retransmits;
+	out->tcp_gso_frames = t.gso_frames;
 }
 
 const char *nsess_engine_version(void)

@@ -94,6 +94,7 @@ struct nsess_engine_stats {
 	uint64_t frames_finished; /* ... whose checksum it completed for libslirp (vnet.h) */
 	uint64_t tcp_flows;	/* TCP connections on the engine's own path (tcpfast.h) */
 	uint64_t tcp_retransmits; /* ... and its rewinds after a loss */
+	uint64_t tcp_gso_frames; /* ... and its frames that carried several segments (vnet.h) */
 };
 void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_stats *out);
 

@@ -262,9 +262,15 @@ static void tf_write(struct nsess_tcpfast *tf, const struct tf_flow *fl, const u
 	};
 	ssize_t n;
 
-	if (tf->vnet_len)
+	if (tf->vnet_len) {
 		/* the TCP checksum field holds the pseudo-header sum (tf_build()) */
 		nsess_vnet_hdr_partial(hdr, (uint16_t)(fl->hdr - TF_TCP), 16);
+		/* more than one of the session's segments: it takes them as one (tf_seg_max()) */
+		if (len > (size_t)fl->hdr + fl->mss) {
+			nsess_vnet_hdr_gso(hdr, fl->v6, fl->hdr, fl->mss);
+			tf->stats.gso_frames++;
+		}
+	}
 	do
 		n = tf->vnet_len ? writev(tf->tap_fd, iov, 2) : write(tf->tap_fd, f, len);
 	while (n < 0 && errno == EINTR);
@@ -405,9 +411,25 @@ static uint32_t tf_data_in_flight(const struct tf_flow *fl)
 	return n;
 }
 
+/*
+ * The payload of one data frame to the session. Behind a virtio-net header
+ * a frame may carry several of the session's segments at once (GSO: its
+ * kernel takes the lot as one, as its receive offload would have merged
+ * them), up to what the link's MTU holds; that halves the frames, writes
+ * and ACKs of a download whose MSS is half the MTU (the routes' advmss,
+ * netplan.h). Without the header, one segment per frame.
+ */
+static size_t tf_seg_max(const struct nsess_tcpfast *tf, const struct tf_flow *fl)
+{
+	size_t link = TF_ETH + tf->mtu - fl->hdr;
+
+	return tf->vnet_len && link > fl->mss ? link : fl->mss;
+}
+
 /* Host -> session: peek what the window allows into frames and write them. */
 static void tf_push(struct nsess_tcpfast *tf, struct tf_flow *fl)
 {
+	size_t seg = tf_seg_max(tf, fl);
 	int round;
 
 	if (fl->dead || fl->state != TF_ESTAB || fl->fin_sent)
@@ -423,7 +445,7 @@ static void tf_push(struct nsess_tcpfast *tf, struct tf_flow *fl)
 		if (!room || fl->host_eof)
 			break;
 		for (k = 0; k < TF_BATCH && want < room; k++) {
-			size_t l = room - want < fl->mss ? room - want : fl->mss;
+			size_t l = room - want < seg ? room - want : seg;
 
 			iov[k].iov_base = tf->frames + k * tf->frame_size + fl->hdr;
 			iov[k].iov_len = l;

@@ -42,6 +42,7 @@ struct nsess_tcpfast_stats {
 	uint64_t bytes_out;
 	uint64_t frames_dropped;	/* writes the TAP refused */
 	uint64_t retransmits;	/* rewinds after a timeout or three duplicate ACKs */
+	uint64_t gso_frames;	/* frames that carried more than one of the session's segments */
 };
 
 /**

@@ -50,3 +50,14 @@ void nsess_vnet_hdr_partial(uint8_t *hdr, uint16_t csum_start, uint16_t csum_off
 
 	memcpy(hdr, &h, sizeof(h));
 }
+
+void nsess_vnet_hdr_gso(uint8_t *hdr, int v6, uint16_t hdr_len, uint16_t gso_size)
+{
+	struct virtio_net_hdr h;
+
+	vnet_get(hdr, &h);
+	h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	h.hdr_len = hdr_len;
+	h.gso_size = gso_size;
+	memcpy(hdr, &h, sizeof(h));
+}

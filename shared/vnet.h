@@ -54,4 +54,15 @@ int nsess_vnet_rx_finish(const uint8_t *hdr, uint8_t *frame, size_t len);
  */
 void nsess_vnet_hdr_partial(uint8_t *hdr, uint16_t csum_start, uint16_t csum_offset);
 
+/**
+ * nsess_vnet_hdr_gso() - make a partial header (nsess_vnet_hdr_partial())
+ * say that the frame is one TCP segment of many: the session's kernel takes
+ * it whole, as if its receive offload had merged @gso_size-byte segments
+ * @hdr: written by nsess_vnet_hdr_partial() for the TCP checksum
+ * @v6: an IPv6 frame (else IPv4)
+ * @hdr_len: Ethernet, IP and TCP headers
+ * @gso_size: the payload of each segment it stands for (the session's MSS)
+ */
+void nsess_vnet_hdr_gso(uint8_t *hdr, int v6, uint16_t hdr_len, uint16_t gso_size);
+
 #endif

@@ -27,6 +27,7 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -699,6 +700,9 @@ static int guest_sockaddr(const char *ip, uint16_t port, struct sockaddr_storage
 	return inet_pton(AF_INET, ip, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -1;
 }
 
+/* the MSS the guest's connections announce; 0: the kernel's own (from the route and MTU) */
+static int guest_mss;
+
 static int guest_connect(const char *ip, uint16_t port, int timeout_ms)
 {
 	struct sockaddr_storage sa;
@@ -711,6 +715,8 @@ static int guest_connect(const char *ip, uint16_t port, int timeout_ms)
 	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
+	if (guest_mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &guest_mss, sizeof(guest_mss)) < 0)
+		goto fail;
 	if (connect(fd, (struct sockaddr *)&sa, salen) < 0 && errno != EINPROGRESS)
 		goto fail;
 	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
@@ -1200,7 +1206,7 @@ static void run_tcp(guest_fn gfn, void *(*host_fn)(void *), int *guest_result,
 }
 
 /* 8 MiB each way, in frames of at most the MTU, through the engine's TCP path */
-static void tcp_bulk_case(bool v6)
+static void tcp_bulk_case(bool v6, struct nsess_engine_stats *out)
 {
 	NSESS_TEST_DEADLINE(60);
 	struct nsess_engine_stats st;
@@ -1208,6 +1214,8 @@ static void tcp_bulk_case(bool v6)
 
 	NSESS_TEST_NEED_ROOT();
 	run_tcp_family(v6, guest_bulk, host_bulk_thread, &gr, &hr, &st);
+	if (out)
+		*out = st;
 	cr_assert_eq(gr, 0, "guest side failed at step %d (20: no connection to %s)", gr,
 		     tcp_gateway);
 	cr_assert_eq(hr, 0, "host side failed at step %d", hr);
@@ -1231,14 +1239,42 @@ static void tcp_refused_case(bool v6)
 
 Test(engine, tcp_bulk_both_ways_in_order)
 {
-	tcp_bulk_case(false);
+	tcp_bulk_case(false, NULL);
 }
 
 /* the same over a TAP without the virtio-net header: every checksum made by the engine */
 Test(engine, tcp_bulk_both_ways_in_order_bare_tap)
 {
+	struct nsess_engine_stats st;
+
 	guest_bare_tap = true;
-	tcp_bulk_case(false);
+	guest_mss = 9000;
+	tcp_bulk_case(false, &st);
+	cr_expect_eq(st.tcp_gso_frames, 0, "a bare TAP cannot take frames of several segments");
+}
+
+/*
+ * A session whose MSS is below the link's MTU (a session's routes ask for
+ * half of it, netplan.h): the engine's frames carry several segments each
+ * (GSO, vnet.h), and the session's kernel takes them whole and in order.
+ */
+static void tcp_bulk_gso_case(bool v6)
+{
+	struct nsess_engine_stats st;
+
+	guest_mss = 9000;
+	tcp_bulk_case(v6, &st);
+	cr_expect_gt(st.tcp_gso_frames, 0, "no frame to the session carried several segments");
+}
+
+Test(engine, tcp_bulk_in_frames_of_several_segments)
+{
+	tcp_bulk_gso_case(false);
+}
+
+Test(engine, tcp6_bulk_in_frames_of_several_segments)
+{
+	tcp_bulk_gso_case(true);
 }
 
 Test(engine, tcp_refused_port_fails_fast)
@@ -1278,7 +1314,7 @@ Test(engine, tcp_session_reset_reaches_host)
  */
 Test(engine, tcp6_bulk_both_ways_in_order)
 {
-	tcp_bulk_case(true);
+	tcp_bulk_case(true, NULL);
 }
 
 Test(engine, tcp6_refused_port_fails_fast)

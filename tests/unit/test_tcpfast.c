@@ -26,6 +26,7 @@ struct fixture {
 	struct nsess_tcpfast *tf;
 	int tap[2];		/* [0] the path writes, [1] the test reads */
 	size_t vnet_len;	/* the virtio-net header the "TAP" wants, 0 if none */
+	struct virtio_net_hdr last;	/* ... and the one of the last frame read */
 };
 
 /* @vnet_len: as a TAP made by nsess_tap_create() (NSESS_VNET_HDR_LEN) or a bare one (0) */
@@ -115,34 +116,57 @@ static void assert_checksums(const uint8_t *f, size_t len)
 		     0xffff, "bad TCP checksum");
 }
 
+/* the largest MSS the session's SYNs in this file announce */
+#define SESSION_MSS_MAX 1460
+
 /*
  * Behind a virtio-net header, every frame of the path must say that its TCP
  * checksum is left to the session's kernel, at the right place, and the
  * pseudo-header sum it leaves must be the right one: what the kernel would
  * complete (done here with vnet.c) then checks out with the textbook sum.
+ * A frame with more payload than the session's MSS must say which segments
+ * it stands for (GSO); one within the MSS must not.
  */
-static void strip_vnet(const struct fixture *fx, uint8_t *buf, size_t *len)
+static void strip_vnet(struct fixture *fx, uint8_t *buf, size_t *len)
 {
-	struct virtio_net_hdr h;
-	size_t l3;
+	struct virtio_net_hdr h, plain;
+	size_t l3, hlen, pay;
+	bool v6;
 
-	cr_assert_geq(*len, fx->vnet_len + 14, "a frame of %zu bytes behind the header", *len);
+	cr_assert_geq(*len, fx->vnet_len + 14 + 20 + 20, "a frame of %zu bytes behind the header",
+		      *len);
 	memcpy(&h, buf, sizeof(h));
-	l3 = (buf[fx->vnet_len + 12] << 8 | buf[fx->vnet_len + 13]) == 0x86dd ? 40 : 20;
+	fx->last = h;
+	v6 = (buf[fx->vnet_len + 12] << 8 | buf[fx->vnet_len + 13]) == 0x86dd;
+	l3 = v6 ? 40 : 20;
+	hlen = 14 + l3 + (size_t)(buf[fx->vnet_len + 14 + l3 + 12] >> 4) * 4;
+	pay = *len - fx->vnet_len - hlen;
 	cr_expect_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM, "header flags %#x", h.flags);
-	cr_expect_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 	cr_expect_eq(h.csum_start, 14 + l3, "checksum starts at %u", h.csum_start);
 	cr_expect_eq(h.csum_offset, 16, "checksum field at +%u", h.csum_offset);
+	if (pay > SESSION_MSS_MAX) {
+		cr_expect_eq(h.gso_type, v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
+			     "%zu bytes of payload, GSO type %u", pay, h.gso_type);
+		cr_expect_eq(h.hdr_len, hlen, "GSO header length %u, headers %zu", h.hdr_len, hlen);
+		cr_expect(h.gso_size > 0 && h.gso_size < pay, "GSO size %u for %zu bytes",
+			  h.gso_size, pay);
+	} else {
+		cr_expect_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE, "%zu bytes of payload, GSO type "
+			     "%u", pay, h.gso_type);
+	}
 	*len -= fx->vnet_len;
 	memmove(buf, buf + fx->vnet_len, *len);
-	cr_assert_eq(nsess_vnet_rx_finish((const uint8_t *)&h, buf, *len), 1);
+	/* the kernel finishes a checksum the same way for one segment or many */
+	plain = h;
+	plain.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	cr_assert_eq(nsess_vnet_rx_finish((const uint8_t *)&plain, buf, *len), 1);
 }
 
 /* the one frame the path wrote (without its virtio-net header), or -1 after @ms without one */
 static ssize_t read_frame(struct fixture *fx, uint8_t *buf, size_t len, int ms)
 {
 	struct pollfd p = { .fd = fx->tap[1], .events = POLLIN };
-	uint8_t tmp[NSESS_VNET_HDR_MAX + 4096];
+	static uint8_t tmp[NSESS_VNET_HDR_MAX + 70000];
 	ssize_t r;
 	size_t n;
 
@@ -519,4 +543,73 @@ Test(tcpfast, v6_connection_to_the_gateway_reaches_host_loopback_both_ways)
 Test(tcpfast, v6_exchange_behind_a_virtio_header_leaves_the_checksums_to_the_session)
 {
 	v6_exchange_case(NSESS_VNET_HDR_LEN);
+}
+
+/*
+ * Behind a virtio-net header a download goes in frames of many of the
+ * session's segments (GSO), each at most what the link's MTU holds, the
+ * bytes in order and whole.
+ */
+Test(tcpfast, a_download_behind_a_virtio_header_goes_in_frames_of_many_segments)
+{
+	enum { TOTAL = 200000 };
+	static uint8_t f[70000], data[TOTAL];
+	struct fixture fx;
+	uint16_t port;
+	int lfd = listen_lo6(&port), c;
+	size_t n, got = 0, biggest = 0, gso_frames = 0;
+	uint32_t iss;
+
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (uint8_t)(i * 13 + i / 251);
+	fixture_new_vnet(&fx, true, NSESS_VNET_HDR_LEN);
+	n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x02, 1000, 0, NULL, 0);
+	cr_assert(nsess_tcpfast_input(fx.tf, f, n));
+	n = next_frame(&fx, f, sizeof(f));
+	cr_assert_eq(f[54 + 13], 0x12, "no SYN-ACK");
+	iss = get32(f + 54 + 4);
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(c, 0);
+	/*
+	 * The session's window: 1024 << 7 = 128 KiB, two full frames, which the
+	 * datagram socketpair standing in for the TAP holds; each frame is
+	 * acknowledged as it arrives.
+	 */
+	n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x10, 1001, iss + 1, NULL, 0);
+	put16(f + 54 + 14, 1024);
+	cr_assert(nsess_tcpfast_input(fx.tf, f, n));
+	nsess_tcpfast_flush(fx.tf);
+
+	cr_assert_eq(send(c, data, TOTAL, 0), TOTAL);
+	while (got < TOTAL) {
+		size_t pay;
+
+		n = next_frame(&fx, f, sizeof(f));
+		pay = n - 74;
+		if (!pay)
+			continue;	/* an ACK */
+		assert_checksums6(f, n);
+		cr_assert_eq(get32(f + 54 + 4), iss + 1 + (uint32_t)got, "out of order at %zu", got);
+		cr_assert_leq(got + pay, TOTAL);
+		cr_assert_eq(memcmp(f + 74, data + got, pay), 0, "bytes %zu..%zu differ", got,
+			     got + pay);
+		if (pay > 1440) {
+			gso_frames++;
+			cr_expect_eq(fx.last.gso_size, 1440, "segments of %u bytes, the session "
+				     "asked for 1440", fx.last.gso_size);
+		}
+		biggest = pay > biggest ? pay : biggest;
+		got += pay;
+		n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x10, 1001, iss + 1 + (uint32_t)got,
+			       NULL, 0);
+		put16(f + 54 + 14, 1024);
+		cr_assert(nsess_tcpfast_input(fx.tf, f, n));
+		nsess_tcpfast_flush(fx.tf);
+	}
+	cr_expect_gt(gso_frames, 0, "no frame carried more than one segment");
+	cr_expect_leq(biggest, NSESS_MTU_DEFAULT - 60, "a frame of %zu bytes of payload exceeds "
+		      "the link's MTU", biggest);
+	close(c);
+	close(lfd);
+	fixture_free(&fx);
 }
