@@ -98,8 +98,10 @@ struct nsess_engine {
 
 	size_t vnet_len;		/* virtio-net header before each TAP frame, 0 if none */
 	uint8_t *rxbuf;			/* the header, then one TAP frame */
-	uint8_t *frame;			/* rxbuf + vnet_len: MTU + Ethernet header */
-	size_t frame_size;
+	uint8_t *frame;			/* rxbuf + vnet_len, rx_size bytes */
+	size_t rx_size;			/* frame_size, or a GSO frame's most behind a header */
+	size_t frame_size;		/* MTU + Ethernet header */
+	uint8_t *segbuf;		/* one segment of a GSO frame for libslirp, frame_size */
 
 	struct pollfd *pfds;		/* reused every round, only grows */
 	size_t n_pfds, cap_pfds;
@@ -540,8 +542,16 @@ int nsess_engine_new(const struct nsess_netplan *plan, int tap_fd, const struct 
 	}
 	eng->vnet_len = (size_t)r;
 	eng->frame_size = plan->mtu + ETH_HLEN;
-	eng->rxbuf = malloc(eng->vnet_len + eng->frame_size);
-	if (!eng->rxbuf || engine_pfd_reserve(eng, ENGINE_PFD_INITIAL) < 0) {
+	eng->rx_size = eng->frame_size;
+	if (eng->vnet_len) {
+		/* a GSO frame may be larger than the MTU (vnet.h) */
+		if (eng->rx_size < NSESS_VNET_FRAME_MAX)
+			eng->rx_size = NSESS_VNET_FRAME_MAX;
+		eng->segbuf = malloc(eng->frame_size);
+	}
+	eng->rxbuf = malloc(eng->vnet_len + eng->rx_size);
+	if (!eng->rxbuf || (eng->vnet_len && !eng->segbuf) ||
+	    engine_pfd_reserve(eng, ENGINE_PFD_INITIAL) < 0) {
 		nsess_engine_free(eng);
 		return nsess_error_set(e, ENOMEM, "engine: out of memory");
 	}
@@ -686,6 +696,14 @@ static void engine_refuse(struct nsess_engine *eng, size_t n, enum nsess_guard_v
 	}
 }
 
+/* one segment of a GSO frame from the session, for libslirp (vnet.h) */
+static void engine_slirp_segment(const uint8_t *frame, size_t len, void *opaque)
+{
+	struct nsess_engine *eng = opaque;
+
+	slirp_input(eng->slirp, frame, (int)len);
+}
+
 /* Move frames from the TAP into libslirp until the TAP is empty. */
 static int engine_tap_read(struct nsess_engine *eng)
 {
@@ -694,7 +712,7 @@ static int engine_tap_read(struct nsess_engine *eng)
 	int i;
 
 	for (i = 0; i < ENGINE_READ_BATCH; i++) {
-		ssize_t n = read(eng->tap_fd, eng->rxbuf, eng->vnet_len + eng->frame_size);
+		ssize_t n = read(eng->tap_fd, eng->rxbuf, eng->vnet_len + eng->rx_size);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -718,8 +736,22 @@ static int engine_tap_read(struct nsess_engine *eng)
 			continue;
 		/* libslirp checks checksums: finish one the session left to us */
 		if (eng->vnet_len) {
-			int r = nsess_vnet_rx_finish(eng->rxbuf, eng->frame, (size_t)n);
+			int r;
 
+			if (nsess_vnet_is_gso(eng->rxbuf)) {
+				/* libslirp takes the segments the frame stands for */
+				r = nsess_vnet_segment(eng->rxbuf, eng->frame, (size_t)n,
+						       eng->segbuf, eng->frame_size,
+						       engine_slirp_segment, eng);
+				if (r < 0)
+					eng->stats.frames_malformed++;
+				else
+					eng->stats.frames_segmented++;
+				if (eng->fatal)
+					return eng->fatal;
+				continue;
+			}
+			r = nsess_vnet_rx_finish(eng->rxbuf, eng->frame, (size_t)n);
 			if (r < 0) {
 				eng->stats.frames_malformed++;
 				continue;
@@ -864,6 +896,7 @@ void nsess_engine_free(struct nsess_engine *eng)
 	if (eng->tap_fd >= 0)
 		close(eng->tap_fd);
 	free(eng->rxbuf);
+	free(eng->segbuf);
 	free(eng->pfds);
 	free(eng);
 }

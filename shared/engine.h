@@ -92,6 +92,7 @@ struct nsess_engine_stats {
 	uint64_t frames_refused; /* frames from the session guard.h refused */
 	uint64_t frames_malformed; /* frames from the TAP whose virtio-net header was unusable */
 	uint64_t frames_finished; /* ... whose checksum it completed for libslirp (vnet.h) */
+	uint64_t frames_segmented; /* ... GSO frames it cut into segments for libslirp */
 	uint64_t tcp_flows;	/* TCP connections on the engine's own path (tcpfast.h) */
 	uint64_t tcp_retransmits; /* ... and its rewinds after a loss */
 	uint64_t tcp_gso_frames; /* ... and its frames that carried several segments (vnet.h) */

@@ -185,10 +185,13 @@ int nsess_tap_create(const char *ifname, int *fd_out, struct nsess_error *e)
 	(void)ioctl(fd, TUNSETPERSIST, 1);
 	/*
 	 * The engine can take frames whose checksum the session's kernel left
-	 * undone (it finishes the few that go to libslirp). Best effort: without
-	 * it the session computes every checksum itself, as before.
+	 * undone (it finishes the few that go to libslirp), and TCP frames of
+	 * up to 64 KiB that stand for many segments (it cuts the ones that go to
+	 * libslirp). Best effort: without TSO the session sends one frame per
+	 * segment, without either it computes every checksum itself.
 	 */
-	(void)ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM);
+	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+		(void)ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM);
 	*fd_out = TAKE_FD(fd);
 	return 0;
 }

@@ -19,6 +19,35 @@ static void vnet_get(const uint8_t *hdr, struct virtio_net_hdr *h)
 	memcpy(h, hdr, sizeof(*h));
 }
 
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+bool nsess_vnet_is_gso(const uint8_t *hdr)
+{
+	return hdr[1] != VIRTIO_NET_HDR_GSO_NONE;
+}
+
 int nsess_vnet_rx_finish(const uint8_t *hdr, uint8_t *frame, size_t len)
 {
 	struct virtio_net_hdr h;
@@ -60,4 +89,117 @@ void nsess_vnet_hdr_gso(uint8_t *hdr, int v6, uint16_t hdr_len, uint16_t gso_siz
 	h.hdr_len = hdr_len;
 	h.gso_size = gso_size;
 	memcpy(hdr, &h, sizeof(h));
+}
+
+#define TH_FIN 0x01
+#define TH_PSH 0x08
+#define TH_CWR 0x80
+
+/* where the parts of a GSO frame are, once judged */
+struct vnet_gso {
+	bool v6;
+	size_t l3;		/* IP header length */
+	size_t hlen;		/* Ethernet + IP + TCP headers */
+	size_t payload;
+	size_t mss;
+};
+
+static int vnet_gso_parse(const struct virtio_net_hdr *h, const uint8_t *f, size_t len,
+			  struct vnet_gso *g)
+{
+	const uint8_t *ip = f + 14;
+	size_t iplen, doff;
+	uint8_t type = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6)
+		return -EPROTONOSUPPORT;
+	g->v6 = type == VIRTIO_NET_HDR_GSO_TCPV6;
+	g->mss = h->gso_size;
+	if (!g->mss || len < 14 + 20)
+		return -EINVAL;
+	if (g->v6) {
+		if (rd16(f + 12) != 0x86dd || (ip[0] >> 4) != 6 || len < 14 + 40)
+			return -EINVAL;
+		if (ip[6] != 6)	/* TCP; extension headers are not cut here */
+			return -EPROTONOSUPPORT;
+		g->l3 = 40;
+		iplen = 40 + (size_t)rd16(ip + 4);
+	} else {
+		if (rd16(f + 12) != 0x0800 || (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5 || ip[9] != 6)
+			return -EINVAL;
+		/* a fragment cannot be cut into segments */
+		if (rd16(ip + 6) & 0x3fff)
+			return -EINVAL;
+		g->l3 = (size_t)(ip[0] & 0xf) * 4;
+		iplen = rd16(ip + 2);
+		if (iplen < g->l3)
+			return -EINVAL;
+	}
+	if (14 + iplen > len || g->l3 + 20 > iplen)
+		return -EINVAL;
+	doff = (size_t)(ip[g->l3 + 12] >> 4) * 4;
+	if (doff < 20 || g->l3 + doff > iplen)
+		return -EINVAL;
+	g->hlen = 14 + g->l3 + doff;
+	g->payload = 14 + iplen - g->hlen;
+	return 0;
+}
+
+int nsess_vnet_segment(const uint8_t *hdr, const uint8_t *frame, size_t len, uint8_t *buf,
+		       size_t buf_len, nsess_vnet_seg_fn fn, void *opaque)
+{
+	struct virtio_net_hdr h;
+	struct vnet_gso g;
+	uint32_t seq;
+	uint16_t id;
+	size_t off;
+	int r, n = 0;
+
+	vnet_get(hdr, &h);
+	r = vnet_gso_parse(&h, frame, len, &g);
+	if (r < 0)
+		return r;
+	if (g.hlen + (g.payload < g.mss ? g.payload : g.mss) > buf_len)
+		return -ENOSPC;
+	seq = rd32(frame + 14 + g.l3 + 4);
+	id = rd16(frame + 14 + 4);
+	off = 0;
+	do {
+		size_t seg = g.payload - off < g.mss ? g.payload - off : g.mss;
+		bool first = off == 0, last = off + seg == g.payload;
+		uint8_t *ip = buf + 14, *th = ip + g.l3, pseudo[40];
+		size_t tcplen = g.hlen - 14 - g.l3 + seg;
+		uint64_t acc;
+
+		memcpy(buf, frame, g.hlen);
+		memcpy(buf + g.hlen, frame + g.hlen + off, seg);
+		wr32(th + 4, seq + (uint32_t)off);
+		if (!last)
+			th[13] &= (uint8_t)~(TH_FIN | TH_PSH);
+		if (!first)
+			th[13] &= (uint8_t)~TH_CWR;
+		th[16] = th[17] = 0;
+		if (g.v6) {
+			wr16(ip + 4, (uint16_t)tcplen);
+			memcpy(pseudo, ip + 8, 32);
+			wr32(pseudo + 32, (uint32_t)tcplen);
+			wr32(pseudo + 36, 6);
+			acc = nsess_csum_add(0, pseudo, 40);
+		} else {
+			wr16(ip + 2, (uint16_t)(g.l3 + tcplen));
+			wr16(ip + 4, (uint16_t)(id + n));
+			ip[10] = ip[11] = 0;
+			nsess_csum_store(ip + 10, nsess_csum_add(0, ip, g.l3));
+			memcpy(pseudo, ip + 12, 8);
+			pseudo[8] = 0;
+			pseudo[9] = 6;
+			wr16(pseudo + 10, (uint16_t)tcplen);
+			acc = nsess_csum_add(0, pseudo, 12);
+		}
+		nsess_csum_store(th + 16, nsess_csum_add(acc, th, tcplen));
+		fn(buf, g.hlen + seg, opaque);
+		n++;
+		off += seg;
+	} while (off < g.payload);
+	return n;
 }

@@ -17,6 +17,12 @@
  *    link) does not exist between two processes on one machine.
  * libslirp's frames go with an all-zero header and keep their checksums.
  *
+ * The TAP also offers TSO (TUN_F_TSO4/6): the session's kernel hands over
+ * up to 64 KiB of a TCP flow in one frame (GSO) instead of one frame per
+ * segment. The engine's TCP path takes such a frame as one long segment;
+ * for libslirp, which knows nothing of GSO, nsess_vnet_segment() cuts it
+ * into the segments the session's kernel would have sent.
+ *
  * Pure functions on bytes; the header's fields are in the host's byte
  * order (the legacy virtio layout the tun driver uses unless told
  * TUNSETVNETLE/BE, which nsession never does).
@@ -24,6 +30,7 @@
 #ifndef NSESS_VNET_H
 #define NSESS_VNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +38,12 @@
 #define NSESS_VNET_HDR_LEN 10
 /* the largest header size a TAP may report (TUNGETVNETHDRSZ) that the engine accepts */
 #define NSESS_VNET_HDR_MAX 64
+/*
+ * The largest frame behind the header: a GSO frame from the session (TSO,
+ * below) is one IP packet of up to 64 KiB whatever the link's MTU, and an
+ * IPv6 one has 40 bytes of header on top of its 65535-byte payload.
+ */
+#define NSESS_VNET_FRAME_MAX (14 + 40 + 65535)
 
 /**
  * nsess_vnet_rx_finish() - finish the checksum of a frame read behind a
@@ -40,11 +53,43 @@
  * @len: its length
  *
  * Return: 1 when the checksum was finished here, 0 when it was never
- * partial (the frame is untouched); -EINVAL when the header places the checksum outside the
- * frame or before the end of the Ethernet header; -EPROTONOSUPPORT for a
- * GSO frame (the TAP never offers TSO/UFO, so it cannot come).
+ * partial (the frame is untouched); -EINVAL when the header places the
+ * checksum outside the frame or before the end of the Ethernet header;
+ * -EPROTONOSUPPORT for a GSO frame (nsess_vnet_segment() is for those).
  */
 int nsess_vnet_rx_finish(const uint8_t *hdr, uint8_t *frame, size_t len);
+
+/** nsess_vnet_is_gso() - does the header say the frame stands for several segments? */
+bool nsess_vnet_is_gso(const uint8_t *hdr);
+
+/* one segment of nsess_vnet_segment(): a whole frame, checksums complete */
+typedef void (*nsess_vnet_seg_fn)(const uint8_t *frame, size_t len, void *opaque);
+
+/**
+ * nsess_vnet_segment() - cut a TCP GSO frame from the session into the
+ * segments it stands for
+ * @hdr: its virtio-net header (GSO type TCPV4 or TCPV6, NEEDS_CSUM)
+ * @frame: the frame: Ethernet, IPv4 (any options) or IPv6 (TCP right
+ *	behind the fixed header), TCP; not changed
+ * @len: its length
+ * @buf: where each segment is built, @buf_len bytes: the headers and
+ *	@hdr's gso_size bytes must fit
+ * @fn: called with each segment in order, @opaque passed on
+ *
+ * Each segment gets the frame's headers with its own lengths, sequence
+ * number, IPv4 id (the frame's, counted up) and checksums (all complete);
+ * FIN and PSH stay on the last segment only, CWR on the first only. The
+ * frame is judged first and nothing is passed on if any of it is wrong:
+ * the header's GSO type must match the IP version, the lengths the frame,
+ * the segment size be nonzero. The frame comes from the session, so
+ * nothing in it is trusted.
+ *
+ * Return: the number of segments passed to @fn, -EINVAL for a frame that
+ * does not hold together, -EPROTONOSUPPORT for GSO other than TCP or IPv6
+ * extension headers, -ENOSPC when a segment would not fit @buf.
+ */
+int nsess_vnet_segment(const uint8_t *hdr, const uint8_t *frame, size_t len, uint8_t *buf,
+		       size_t buf_len, nsess_vnet_seg_fn fn, void *opaque);
 
 /**
  * nsess_vnet_hdr_partial() - a header telling the session's kernel that the

@@ -170,3 +170,212 @@ Test(csum, the_fast_sum_agrees_with_the_textbook_at_every_length_and_alignment)
 		}
 	}
 }
+
+/* ---- cutting a GSO frame for libslirp ------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * A TCP GSO frame from the session as its kernel hands it over with TSO:
+ * one IP packet with @paylen bytes of payload after @optlen bytes of TCP
+ * options, the TCP checksum left partial, and a header saying segments of
+ * @mss bytes. IPv4 id 0xfffe (it wraps while counting up), seq 0xffffff00
+ * (wraps too). Return: the frame length.
+ */
+static size_t gso_frame(uint8_t *f, uint8_t *hdr, bool v6, size_t optlen, size_t paylen,
+			uint16_t mss, uint8_t flags)
+{
+	size_t l3 = v6 ? 40 : 20, doff = 20 + optlen;
+	uint8_t *ip = f + 14, *th = ip + l3;
+	struct virtio_net_hdr h = { 0 };
+
+	memset(f, 0, 14 + l3 + doff);
+	memcpy(f, (uint8_t[]){ 0x52, 0x55, 10, 0, 2, 2, 2, 0, 0, 0, 0, 0x64 }, 12);
+	if (v6) {
+		put16(f + 12, 0x86dd);
+		ip[0] = 0x60;
+		put16(ip + 4, (uint16_t)(doff + paylen));
+		ip[6] = 6;
+		ip[7] = 64;
+		ip[8] = ip[24] = 0xfd;
+		ip[23] = 0x01, ip[22] = 0x01;	/* fd00::101 */
+		ip[39] = 0x02;			/* fd00::2 */
+	} else {
+		put16(f + 12, 0x0800);
+		ip[0] = 0x45;
+		put16(ip + 2, (uint16_t)(20 + doff + paylen));
+		put16(ip + 4, 0xfffe);
+		put16(ip + 6, 0x4000);
+		ip[8] = 64;
+		ip[9] = 6;
+		memcpy(ip + 12, (uint8_t[]){ 10, 0, 2, 100, 10, 0, 2, 2 }, 8);
+	}
+	put16(th, 40000);
+	put16(th + 2, 8080);
+	put32(th + 4, 0xffffff00u);
+	put32(th + 8, 12345);
+	th[12] = (uint8_t)(doff / 4 << 4);
+	th[13] = flags;
+	put16(th + 14, 500);
+	for (size_t i = 0; i < optlen; i++)
+		th[20 + i] = 1;			/* NOPs */
+	for (size_t i = 0; i < paylen; i++)
+		th[doff + i] = (uint8_t)(i * 31 + i / 97);
+	put16(th + 16, 0x1234);			/* partial: whatever the kernel left */
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	h.gso_size = mss;
+	h.hdr_len = (uint16_t)(14 + l3 + doff);
+	h.csum_start = (uint16_t)(14 + l3);
+	h.csum_offset = 16;
+	memcpy(hdr, &h, sizeof(h));
+	return 14 + l3 + doff + paylen;
+}
+
+struct segs {
+	uint8_t frame[8][2048];
+	size_t len[8];
+	int n;
+};
+
+static void collect(const uint8_t *frame, size_t len, void *opaque)
+{
+	struct segs *s = opaque;
+
+	cr_assert_lt(s->n, 8, "more segments than expected");
+	cr_assert_leq(len, sizeof(s->frame[0]));
+	memcpy(s->frame[s->n], frame, len);
+	s->len[s->n++] = len;
+}
+
+/* every segment: headers copied, lengths, seq, id, flags and checksums right, bytes in order */
+static void check_segments(bool v6, size_t optlen, size_t paylen, uint16_t mss, uint8_t flags)
+{
+	static uint8_t f[70000], orig[70000], buf[2048];
+	uint8_t hdr[NSESS_VNET_HDR_LEN];
+	size_t l3 = v6 ? 40 : 20, hlen = 14 + l3 + 20 + optlen, n, off = 0;
+	int want = (int)((paylen + mss - 1) / mss);
+	struct segs s = { .n = 0 };
+
+	n = gso_frame(f, hdr, v6, optlen, paylen, mss, flags);
+	memcpy(orig, f, n);
+	cr_assert_eq(nsess_vnet_segment(hdr, f, n, buf, sizeof(buf), collect, &s), want,
+		     "%s, %zu bytes in segments of %u", v6 ? "IPv6" : "IPv4", paylen, mss);
+	cr_assert_eq(s.n, want);
+	cr_expect_eq(memcmp(f, orig, n), 0, "the GSO frame itself was changed");
+	for (int i = 0; i < s.n; i++) {
+		const uint8_t *g = s.frame[i], *ip = g + 14, *th = ip + l3;
+		size_t seg = paylen - off < mss ? paylen - off : mss;
+		uint8_t pseudo[40];
+		size_t plen = 20 + optlen + seg;
+
+		cr_assert_eq(s.len[i], hlen + seg, "segment %d: %zu bytes", i, s.len[i]);
+		cr_expect_eq(memcmp(g, f, 12), 0, "segment %d: MAC addresses", i);
+		if (v6) {
+			cr_expect_eq(ip[4] << 8 | ip[5], plen, "segment %d: payload length", i);
+			memcpy(pseudo, ip + 8, 32);
+			put32(pseudo + 32, (uint32_t)plen);
+			put32(pseudo + 36, 6);
+			cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 40),
+								      th, plen)), 0xffff,
+				     "segment %d: TCP checksum", i);
+		} else {
+			cr_expect_eq(ip[2] << 8 | ip[3], 20 + plen, "segment %d: total length", i);
+			cr_expect_eq((uint16_t)(ip[4] << 8 | ip[5]), (uint16_t)(0xfffe + i),
+				     "segment %d: IPv4 id", i);
+			cr_expect_eq(nsess_test_fold(nsess_test_sum16(0, ip, 20)), 0xffff,
+				     "segment %d: IPv4 header checksum", i);
+			memcpy(pseudo, ip + 12, 8);
+			pseudo[8] = 0;
+			pseudo[9] = 6;
+			put16(pseudo + 10, (uint16_t)plen);
+			cr_expect_eq(nsess_test_fold(nsess_test_sum16(nsess_test_sum16(0, pseudo, 12),
+								      th, plen)), 0xffff,
+				     "segment %d: TCP checksum", i);
+		}
+		cr_expect_eq(get32(th + 4), 0xffffff00u + (uint32_t)off, "segment %d: seq", i);
+		cr_expect_eq(get32(th + 8), 12345, "segment %d: ack", i);
+		cr_expect_eq(memcmp(th + 20, f + 14 + l3 + 20, optlen), 0, "segment %d: options", i);
+		cr_expect_eq(th[13] & 0x09, i == s.n - 1 ? (flags & 0x09) : 0,
+			     "segment %d: FIN/PSH %#x", i, th[13]);
+		cr_expect_eq(th[13] & 0x80, i == 0 ? (flags & 0x80) : 0, "segment %d: CWR %#x", i,
+			     th[13]);
+		cr_expect_eq(th[13] & 0x10, flags & 0x10, "segment %d: ACK", i);
+		cr_expect_eq(memcmp(g + hlen, f + hlen + off, seg), 0, "segment %d: payload", i);
+		off += seg;
+	}
+	cr_expect_eq(off, paylen);
+}
+
+Test(vnet, a_gso_frame_is_cut_into_the_segments_it_stands_for)
+{
+	check_segments(false, 0, 3000, 1000, 0x18);	/* even: 3 x 1000, PSH on the last */
+	check_segments(false, 12, 2500, 1000, 0x19);	/* options; 1000, 1000, 500; FIN */
+	check_segments(false, 0, 1000, 1000, 0x98);	/* one segment keeps every flag */
+	check_segments(true, 0, 4001, 1440, 0x98);	/* IPv6; CWR on the first only */
+	check_segments(true, 8, 7 * 1200, 1200, 0x10);
+}
+
+Test(vnet, a_gso_frame_that_does_not_hold_together_is_refused_whole)
+{
+	static uint8_t f[70000], buf[2048];
+	uint8_t hdr[NSESS_VNET_HDR_LEN], h2[NSESS_VNET_HDR_LEN];
+	struct segs s = { .n = 0 };
+	size_t n = gso_frame(f, hdr, false, 0, 3000, 1000, 0x10), n6;
+	struct virtio_net_hdr h;
+
+#define REFUSED(frame, len, header, want, what)                                               \
+	cr_expect_eq(nsess_vnet_segment(header, frame, len, buf, sizeof(buf), collect, &s), want, \
+		     what)
+
+	memcpy(&h, hdr, sizeof(h));
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;		/* IPv6 type on an IPv4 frame */
+	memcpy(h2, &h, sizeof(h));
+	REFUSED(f, n, h2, -EINVAL, "type does not match the frame");
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	memcpy(h2, &h, sizeof(h));
+	REFUSED(f, n, h2, -EPROTONOSUPPORT, "UDP fragmentation offload");
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h.gso_size = 0;
+	memcpy(h2, &h, sizeof(h));
+	REFUSED(f, n, h2, -EINVAL, "segments of 0 bytes");
+	h.gso_size = 2000;				/* larger than the segment buffer allows */
+	memcpy(h2, &h, sizeof(h));
+	REFUSED(f, n, h2, -ENOSPC, "a segment larger than the buffer");
+
+	REFUSED(f, n - 1, hdr, -EINVAL, "frame shorter than its IP length");
+	for (size_t cut = 0; cut < 54; cut++)
+		REFUSED(f, cut, hdr, -EINVAL, "a frame cut in its headers");
+	f[14] = 0x44;					/* IHL 4 */
+	REFUSED(f, n, hdr, -EINVAL, "IHL below 5");
+	f[14] = 0x45;
+	put16(f + 14 + 6, 0x2000);			/* more fragments */
+	REFUSED(f, n, hdr, -EINVAL, "an IPv4 fragment");
+	put16(f + 14 + 6, 0x4000);
+	f[14 + 9] = 17;
+	REFUSED(f, n, hdr, -EINVAL, "not TCP");
+	f[14 + 9] = 6;
+	f[34 + 12] = 4 << 4;				/* TCP header below 20 bytes */
+	REFUSED(f, n, hdr, -EINVAL, "data offset below 5");
+	f[34 + 12] = 5 << 4;
+	put16(f + 14 + 2, 30);				/* IP length inside the TCP header */
+	REFUSED(f, n, hdr, -EINVAL, "IP length shorter than its headers");
+
+	n6 = gso_frame(f, hdr, true, 0, 3000, 1000, 0x10);
+	f[14 + 6] = 0;					/* a hop-by-hop header first */
+	REFUSED(f, n6, hdr, -EPROTONOSUPPORT, "IPv6 extension headers");
+	f[14 + 6] = 6;
+	put16(f + 14 + 4, 4000);			/* payload past the frame */
+	REFUSED(f, n6, hdr, -EINVAL, "IPv6 payload past the frame");
+	cr_expect_eq(s.n, 0, "%d segments passed on from refused frames", s.n);
+#undef REFUSED
+}
