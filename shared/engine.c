@@ -883,6 +883,11 @@ void nsess_engine_free(struct nsess_engine *eng)
 		nsess_log(eng->log, LOG_NOTICE,
 			  "engine: %" PRIu64 " packets from the session refused in all "
 			  "(host loopback, link-local, metadata)", eng->stats.frames_refused);
+	/* the session's kernel never writes such headers; someone in the session crafted them */
+	if (eng->stats.frames_malformed)
+		nsess_log(eng->log, LOG_NOTICE,
+			  "engine: %" PRIu64 " frames from the session dropped: their virtio-net "
+			  "header did not fit the frame", eng->stats.frames_malformed);
 	nsess_tcpfast_free(eng->tcp);
 	if (eng->slirp)
 		slirp_cleanup(eng->slirp);

@@ -4,6 +4,7 @@
  * link-local and metadata addresses. See guard.h for the rules.
  */
 #include "guard.h"
+#include "wire.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -12,23 +13,12 @@
 #define ET_IP4 0x0800
 #define ET_IP6 0x86dd
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i + 1 < n; i += 2)
-		s += rd16(p + i);
+		s += wire_rd16(p + i);
 	if (n & 1)
 		s += (uint32_t)p[n - 1] << 8;
 	return s;
@@ -89,7 +79,7 @@ static enum nsess_guard_verdict check4(const struct nsess_guard *g, const uint8_
 	memcpy(&saddr, ip + 12, 4);
 	hs = ntohl(saddr);
 	/* no answer to a multicast, a later fragment, an odd source or an ICMP error */
-	if ((ntohl(daddr) >> 28) == 0xe || (rd16(ip + 6) & 0x1fff) || ihl < 20 || len < ihl ||
+	if ((ntohl(daddr) >> 28) == 0xe || (wire_rd16(ip + 6) & 0x1fff) || ihl < 20 || len < ihl ||
 	    hs == 0 || hs == 0xffffffff || (hs >> 28) == 0xe)
 		return NSESS_GUARD_DROP;
 	if (ip[9] == IPPROTO_ICMP && (len < ihl + 1 || icmp4_is_error(ip[ihl])))
@@ -120,7 +110,7 @@ static int upper6(const uint8_t *ip, size_t len, size_t *off)
 			o += ((size_t)ip[o + 1] + 1) * 8;
 			break;
 		case 44:	/* fragment */
-			if (o + 8 > len || (rd16(ip + o + 2) & 0xfff8))
+			if (o + 8 > len || (wire_rd16(ip + o + 2) & 0xfff8))
 				return -1;
 			nh = ip[o];
 			o += 8;
@@ -175,7 +165,7 @@ enum nsess_guard_verdict nsess_guard_check(const struct nsess_guard *g, const ui
 
 	if (g->allow_host_loopback || len < ETH)
 		return NSESS_GUARD_PASS;
-	et = rd16(f + 12);
+	et = wire_rd16(f + 12);
 	if (et == ET_IP4)
 		return check4(g, f + ETH, len - ETH, dst);
 	if (et == ET_IP6)
@@ -199,16 +189,16 @@ static size_t answer4(const struct nsess_guard *g, const uint8_t *ip, size_t len
 	memset(h, 0, 28);
 	h[0] = 0x45;
 	h[1] = 0xc0;
-	wr16(h + 2, (uint16_t)tot);
+	wire_wr16(h + 2, (uint16_t)tot);
 	h[8] = 64;
 	h[9] = IPPROTO_ICMP;
 	memcpy(h + 12, &g->gw4, 4);
 	memcpy(h + 16, ip + 12, 4);
-	wr16(h + 10, fold(sum16(0, h, 20)));
+	wire_wr16(h + 10, fold(sum16(0, h, 20)));
 	ic[0] = 3;	/* destination unreachable */
 	ic[1] = 13;	/* communication administratively prohibited */
 	memcpy(ic + 8, ip, q);
-	wr16(ic + 2, fold(sum16(0, ic, 8 + q)));
+	wire_wr16(ic + 2, fold(sum16(0, ic, 8 + q)));
 	return ETH + tot;
 }
 
@@ -223,7 +213,7 @@ static size_t answer6(const struct nsess_guard *g, const uint8_t *ip, size_t len
 		return 0;
 	memset(h, 0, 48);
 	h[0] = 0x60;
-	wr16(h + 4, (uint16_t)plen);
+	wire_wr16(h + 4, (uint16_t)plen);
 	h[6] = IPPROTO_ICMPV6;
 	h[7] = 64;
 	memcpy(h + 8, g->gw6.s6_addr, 16);
@@ -233,7 +223,7 @@ static size_t answer6(const struct nsess_guard *g, const uint8_t *ip, size_t len
 	memcpy(ic + 8, ip, q);
 	s = sum16(0, h + 8, 32);
 	s += (uint32_t)plen + IPPROTO_ICMPV6;
-	wr16(ic + 2, fold(sum16(s, ic, plen)));
+	wire_wr16(ic + 2, fold(sum16(s, ic, plen)));
 	return ETH + 40 + plen;
 }
 
@@ -244,14 +234,14 @@ size_t nsess_guard_answer(const struct nsess_guard *g, const uint8_t *f, size_t 
 
 	if (len < ETH + 20 || cap < ETH || (f[0] & 1) || (f[6] & 1))
 		return 0;
-	if (rd16(f + 12) == ET_IP4)
+	if (wire_rd16(f + 12) == ET_IP4)
 		n = answer4(g, f + ETH, len - ETH, out, cap);
-	else if (rd16(f + 12) == ET_IP6 && len >= ETH + 40)
+	else if (wire_rd16(f + 12) == ET_IP6 && len >= ETH + 40)
 		n = answer6(g, f + ETH, len - ETH, out, cap);
 	if (!n)
 		return 0;
 	memcpy(out, f + 6, 6);
 	memcpy(out + 6, f, 6);
-	wr16(out + 12, rd16(f + 12));
+	wire_wr16(out + 12, wire_rd16(f + 12));
 	return n;
 }

@@ -40,6 +40,7 @@
 #include "csum.h"
 #include "tcpfast.h"
 #include "vnet.h"
+#include "wire.h"
 
 #define TF_ETH 14
 #define TF_IP 20
@@ -147,30 +148,6 @@ static int64_t tf_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 /* ---- flows --------------------------------------------------------------- */
@@ -309,15 +286,15 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 	if (fl->v6) {
 		f[12] = 0x86;
 		f[13] = 0xdd;
-		wr32(ip, 0x60000000);
-		wr16(ip + 4, (uint16_t)tcplen);
+		wire_wr32(ip, 0x60000000);
+		wire_wr16(ip + 4, (uint16_t)tcplen);
 		ip[6] = IPPROTO_TCP;
 		ip[7] = 64;
 		memcpy(ip + 8, fl->daddr, 16);
 		memcpy(ip + 24, fl->saddr, 16);
 		/* pseudo header: both addresses, the length in 32 bits, 3 zero bytes, TCP */
-		wr32(pseudo, (uint32_t)tcplen);
-		wr32(pseudo + 4, IPPROTO_TCP);
+		wire_wr32(pseudo, (uint32_t)tcplen);
+		wire_wr32(pseudo + 4, IPPROTO_TCP);
 		acc = nsess_csum_add(nsess_csum_add(0, ip + 8, 32), pseudo, 8);
 		goto tcp;
 	}
@@ -326,9 +303,9 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 
 	ip[0] = 0x45;
 	ip[1] = 0;
-	wr16(ip + 2, (uint16_t)(TF_IP + tcplen));
-	wr16(ip + 4, tf->ip_id++);
-	wr16(ip + 6, 0x4000);	/* DF */
+	wire_wr16(ip + 2, (uint16_t)(TF_IP + tcplen));
+	wire_wr16(ip + 4, tf->ip_id++);
+	wire_wr16(ip + 6, 0x4000);	/* DF */
 	ip[8] = 64;
 	ip[9] = IPPROTO_TCP;
 	ip[10] = ip[11] = 0;
@@ -338,17 +315,17 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = IPPROTO_TCP;
-	wr16(pseudo + 10, (uint16_t)tcplen);
+	wire_wr16(pseudo + 10, (uint16_t)tcplen);
 	acc = nsess_csum_add(0, pseudo, sizeof(pseudo));
 tcp:
 
 	memcpy(th, &fl->dport, 2);
 	memcpy(th + 2, &fl->sport, 2);
-	wr32(th + 4, seq);
-	wr32(th + 8, flags & TH_ACK ? fl->rcv_nxt : 0);
+	wire_wr32(th + 4, seq);
+	wire_wr32(th + 8, flags & TH_ACK ? fl->rcv_nxt : 0);
 	th[12] = (uint8_t)(((TF_TCP + optlen) / 4) << 4);
 	th[13] = flags;
-	wr16(th + 14, tf_wnd_field(fl, flags & TH_SYN));
+	wire_wr16(th + 14, tf_wnd_field(fl, flags & TH_SYN));
 	th[16] = th[17] = 0;
 	th[18] = th[19] = 0;
 	if (tf->vnet_len) {
@@ -373,7 +350,7 @@ static void tf_send_ctl(struct nsess_tcpfast *tf, struct tf_flow *fl, uint8_t fl
 
 		o[0] = 2;	/* MSS */
 		o[1] = 4;
-		wr16(o + 2, (uint16_t)(TF_ETH + tf->mtu - fl->hdr));
+		wire_wr16(o + 2, (uint16_t)(TF_ETH + tf->mtu - fl->hdr));
 		optlen = 4;
 		if (fl->rcv_ws) {
 			o[4] = 1;	/* NOP */
@@ -611,7 +588,7 @@ static void tf_syn_options(struct tf_flow *fl, const uint8_t *o, size_t len, uin
 		if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len)
 			break;
 		if (kind == 2 && o[i + 1] == 4)
-			mss = rd16(o + i + 2);
+			mss = wire_rd16(o + i + 2);
 		else if (kind == 3 && o[i + 1] == 3) {
 			ws = true;
 			shift = o[i + 2] > 14 ? 14 : o[i + 2];
@@ -674,8 +651,8 @@ static bool tf_open(struct nsess_tcpfast *tf, const uint8_t *f, bool v6, const u
 	memcpy(fl->smac, f + 6, 6);
 	memcpy(fl->gmac, f, 6);
 	tf_syn_options(fl, th + TF_TCP, doff - TF_TCP, (uint16_t)(TF_ETH + tf->mtu - fl->hdr));
-	fl->rcv_nxt = rd32(th + 4) + 1;
-	fl->snd_wnd = rd16(th + 14);	/* a SYN's window is never scaled */
+	fl->rcv_nxt = wire_rd32(th + 4) + 1;
+	fl->snd_wnd = wire_rd16(th + 14);	/* a SYN's window is never scaled */
 	fl->iss = tf_isn(tf);
 	fl->snd_una = fl->snd_nxt = fl->iss;
 	fl->rto_ms = TF_RTO_MIN_MS;
@@ -868,8 +845,8 @@ static void tf_segment(struct nsess_tcpfast *tf, struct tf_flow *fl, const uint8
 		       const uint8_t *pay, size_t plen)
 {
 	uint8_t flags = th[13];
-	uint32_t seq = rd32(th + 4), ack = rd32(th + 8);
-	uint16_t wfield = rd16(th + 14);
+	uint32_t seq = wire_rd32(th + 4), ack = wire_rd32(th + 8);
+	uint16_t wfield = wire_rd16(th + 14);
 
 	if (flags & TH_RST) {
 		/* accept a reset only at the edge of the window, as RFC 5961 asks */
@@ -941,7 +918,7 @@ static bool tf_input6(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 
 	if (!tf->ipv6 || len < TF_HDR6 || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP)
 		return false;
-	plen = rd16(ip + 4);
+	plen = wire_rd16(ip + 4);
 	if (plen < TF_TCP || TF_ETH + TF_IP6 + plen > len)
 		return false;
 	memcpy(saddr, ip + 8, 16);
@@ -967,10 +944,10 @@ bool nsess_tcpfast_input(struct nsess_tcpfast *tf, const uint8_t *f, size_t len)
 		return false;
 	if (ip[9] != IPPROTO_TCP)
 		return false;
-	totlen = rd16(ip + 2);
+	totlen = wire_rd16(ip + 2);
 	if (totlen < ihl + TF_TCP || TF_ETH + totlen > len)
 		return false;
-	if (rd16(ip + 6) & 0x3fff)
+	if (wire_rd16(ip + 6) & 0x3fff)
 		return false;	/* a fragment: libslirp reassembles */
 	memcpy(saddr, ip + 12, 4);
 	memcpy(daddr, ip + 16, 4);

@@ -10,6 +10,7 @@
 
 #include "csum.h"
 #include "vnet.h"
+#include "wire.h"
 
 _Static_assert(sizeof(struct virtio_net_hdr) == NSESS_VNET_HDR_LEN,
 	       "struct virtio_net_hdr is the header nsession asks for");
@@ -17,30 +18,6 @@ _Static_assert(sizeof(struct virtio_net_hdr) == NSESS_VNET_HDR_LEN,
 static void vnet_get(const uint8_t *hdr, struct virtio_net_hdr *h)
 {
 	memcpy(h, hdr, sizeof(*h));
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 bool nsess_vnet_is_gso(const uint8_t *hdr)
@@ -118,20 +95,20 @@ static int vnet_gso_parse(const struct virtio_net_hdr *h, const uint8_t *f, size
 	if (!g->mss || len < 14 + 20)
 		return -EINVAL;
 	if (g->v6) {
-		if (rd16(f + 12) != 0x86dd || (ip[0] >> 4) != 6 || len < 14 + 40)
+		if (wire_rd16(f + 12) != 0x86dd || (ip[0] >> 4) != 6 || len < 14 + 40)
 			return -EINVAL;
 		if (ip[6] != 6)	/* TCP; extension headers are not cut here */
 			return -EPROTONOSUPPORT;
 		g->l3 = 40;
-		iplen = 40 + (size_t)rd16(ip + 4);
+		iplen = 40 + (size_t)wire_rd16(ip + 4);
 	} else {
-		if (rd16(f + 12) != 0x0800 || (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5 || ip[9] != 6)
+		if (wire_rd16(f + 12) != 0x0800 || (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5 || ip[9] != 6)
 			return -EINVAL;
 		/* a fragment cannot be cut into segments */
-		if (rd16(ip + 6) & 0x3fff)
+		if (wire_rd16(ip + 6) & 0x3fff)
 			return -EINVAL;
 		g->l3 = (size_t)(ip[0] & 0xf) * 4;
-		iplen = rd16(ip + 2);
+		iplen = wire_rd16(ip + 2);
 		if (iplen < g->l3)
 			return -EINVAL;
 	}
@@ -161,8 +138,8 @@ int nsess_vnet_segment(const uint8_t *hdr, const uint8_t *frame, size_t len, uin
 		return r;
 	if (g.hlen + (g.payload < g.mss ? g.payload : g.mss) > buf_len)
 		return -ENOSPC;
-	seq = rd32(frame + 14 + g.l3 + 4);
-	id = rd16(frame + 14 + 4);
+	seq = wire_rd32(frame + 14 + g.l3 + 4);
+	id = wire_rd16(frame + 14 + 4);
 	off = 0;
 	do {
 		size_t seg = g.payload - off < g.mss ? g.payload - off : g.mss;
@@ -173,27 +150,27 @@ int nsess_vnet_segment(const uint8_t *hdr, const uint8_t *frame, size_t len, uin
 
 		memcpy(buf, frame, g.hlen);
 		memcpy(buf + g.hlen, frame + g.hlen + off, seg);
-		wr32(th + 4, seq + (uint32_t)off);
+		wire_wr32(th + 4, seq + (uint32_t)off);
 		if (!last)
 			th[13] &= (uint8_t)~(TH_FIN | TH_PSH);
 		if (!first)
 			th[13] &= (uint8_t)~TH_CWR;
 		th[16] = th[17] = 0;
 		if (g.v6) {
-			wr16(ip + 4, (uint16_t)tcplen);
+			wire_wr16(ip + 4, (uint16_t)tcplen);
 			memcpy(pseudo, ip + 8, 32);
-			wr32(pseudo + 32, (uint32_t)tcplen);
-			wr32(pseudo + 36, 6);
+			wire_wr32(pseudo + 32, (uint32_t)tcplen);
+			wire_wr32(pseudo + 36, 6);
 			acc = nsess_csum_add(0, pseudo, 40);
 		} else {
-			wr16(ip + 2, (uint16_t)(g.l3 + tcplen));
-			wr16(ip + 4, (uint16_t)(id + n));
+			wire_wr16(ip + 2, (uint16_t)(g.l3 + tcplen));
+			wire_wr16(ip + 4, (uint16_t)(id + n));
 			ip[10] = ip[11] = 0;
 			nsess_csum_store(ip + 10, nsess_csum_add(0, ip, g.l3));
 			memcpy(pseudo, ip + 12, 8);
 			pseudo[8] = 0;
 			pseudo[9] = 6;
-			wr16(pseudo + 10, (uint16_t)tcplen);
+			wire_wr16(pseudo + 10, (uint16_t)tcplen);
 			acc = nsess_csum_add(0, pseudo, 12);
 		}
 		nsess_csum_store(th + 16, nsess_csum_add(acc, th, tcplen));
