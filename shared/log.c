@@ -76,6 +76,16 @@ void nsess_log_capture_init(struct nsess_log *log, struct nsess_log_capture *cap
 	log->max_prio = LOG_DEBUG;
 }
 
+static int log_syslog_connect(int fd, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+}
+
 static void log_syslog_emit(void *data, int prio, const char *line)
 {
 	struct nsess_log_syslog *st = data;
@@ -91,29 +101,35 @@ static void log_syslog_emit(void *data, int prio, const char *line)
 	if ((size_t)n >= sizeof(msg))
 		n = (int)sizeof(msg) - 1;
 	/* best effort: without a reader the line is lost, never waited for */
-	(void)send(st->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (send(st->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		return;
+	/*
+	 * The daemon's socket went away (ECONNREFUSED the first time, then
+	 * ENOTCONN): a restarted daemon listens on a new one at the same path.
+	 */
+	if ((errno == ECONNREFUSED || errno == ENOTCONN) && log_syslog_connect(st->fd, st->path) == 0)
+		(void)send(st->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 int nsess_log_syslog_open(struct nsess_log *log, struct nsess_log_syslog *st, const char *path,
 			  const char *ident, int facility, int verbose)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, err;
+	int fd, r;
 
 	if (!path)
 		path = "/dev/log";
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(st->path))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = errno;
+	r = log_syslog_connect(fd, path);
+	if (r < 0) {
 		close(fd);
-		return -err;
+		return r;
 	}
 	st->fd = fd;
+	memcpy(st->path, path, strlen(path) + 1);
 	st->facility = facility & LOG_FACMASK;
 	snprintf(st->ident, sizeof(st->ident), "%s", ident);
 	log->emit = log_syslog_emit;

@@ -60,13 +60,16 @@ void nsess_log_capture_init(struct nsess_log *log, struct nsess_log_capture *cap
  * struct nsess_log_syslog - a sink that sends "<PRI>IDENT[PID]: LINE"
  * datagrams to the syslog socket, connected once: a process under a
  * seccomp filter that allows no new sockets (the engine) opens it first.
- * A message the socket does not take (no syslog daemon, a full queue) is
- * dropped; nothing blocks.
+ * When the syslog daemon restarts, its socket is a new one at the same
+ * path: the sink connects the same fd to it again (connect() needs no new
+ * socket) and sends the line once more. A message the socket does not take
+ * (no syslog daemon, a full queue) is dropped; nothing blocks.
  */
 struct nsess_log_syslog {
 	int fd;
 	int facility;
 	char ident[32];
+	char path[108];		/* the socket, for connecting again */
 };
 
 /**

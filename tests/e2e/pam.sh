@@ -592,6 +592,37 @@ check_eq "engine log in syslog: at notice (severity 5), in authpriv (facility 10
 	"$(grep -m 1 169.254.169.254 <<<"$lines" | grep -oE '^<[0-9]+>' | tr -d '<>')"
 check_gone "engine log (su -l)" "" "$base" "$U"
 
+# The syslog daemon restarts while a session is open: its /dev/log is a new
+# socket, and the engine, whose seccomp filter allows no new socket, still
+# gets its line there (it connects its one socket again). The test's own
+# sink is the daemon it can restart; a machine's real daemon is left alone.
+if [ "$SYSLOG_MODE" = own ]; then
+	mark=$(syslog_mark)
+	session_start "$U"
+	base=$(state_list)
+	# a first packet (to the gateway's closed port 1) has the engine running
+	# and its log socket connected before the restart; the refused one comes after
+	timeout 30 "${PW[@]}" su -l "$U" -c 'timeout 2 bash -c "exec 3<>/dev/tcp/10.0.2.2/1" 2>/dev/null;
+		sleep 3;
+		timeout 3 bash -c "exec 3<>/dev/tcp/169.254.169.254/80" 2>&1 || echo REFUSED' \
+		>"$wd/restart.out" 2>&1 &
+	restart_pid=$!
+	sleep 1.5
+	kill "$syslog_pid" 2>/dev/null
+	wait "$syslog_pid" 2>/dev/null
+	python3 "$NSESS_SRCDIR/tests/e2e/syslog-capture.py" "$SYSLOG_FILE" >"$wd/syslog.ready2" 2>"$wd/syslog.err" &
+	syslog_pid=$!
+	wait_until 50 grep -q ready "$wd/syslog.ready2"
+	wait "$restart_pid"
+	check_contains "syslog restarted mid-session: the connection to 169.254.169.254 is refused" \
+		"REFUSED" "$(cat "$wd/restart.out")"
+	wait_until 30 eval 'syslog_since "$mark" | grep -q "nsession-engine.*169.254.169.254"'
+	check_contains "syslog restarted mid-session: the engine's line reaches the new /dev/log" \
+		"refused a packet from the session to 169.254.169.254" \
+		"$(syslog_since "$mark" | grep 'nsession-engine\[[0-9]*\]: ')"
+	check_gone "syslog restart (su -l)" "" "$base" "$U"
+fi
+
 # ---- 4a. no subid entry: fallback with a warning (su -l) ----------------------
 mark=$(syslog_mark)
 pw_login "su -l, no subid entry" su "$NOSUB" "$POL_NOLOOP" no

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -240,20 +241,27 @@ Test(util, log_capture_full_buffer)
 }
 
 /* a syslog socket of our own, in a temporary directory */
-static int syslog_sink(char *path, size_t len)
+/* a datagram socket bound at @path, as a syslog daemon's /dev/log */
+static int syslog_bind(const char *path)
 {
-	char dir[] = "/tmp/nsess-syslog.XXXXXX";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, len, "%s/log", dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s: %s", path,
 		     strerror(errno));
 	return fd;
+}
+
+static int syslog_sink(char *path, size_t len)
+{
+	char dir[] = "/tmp/nsess-syslog.XXXXXX";
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, len, "%s/log", dir);
+	return syslog_bind(path);
 }
 
 static void syslog_sink_remove(int fd, const char *path)
@@ -306,6 +314,39 @@ Test(util, log_syslog_sends_tagged_lines_at_notice_and_above)
 	cr_expect_str_eq(buf, want);
 	nsess_log_syslog_close(&st);
 	syslog_sink_remove(fd, path);
+}
+
+/* a restarted syslog daemon: a new socket at the same path gets the next line */
+Test(util, log_syslog_reaches_a_restarted_daemon)
+{
+	struct nsess_log_syslog st = { .fd = -1 };
+	struct nsess_log log = { 0 };
+	char path[108], dir[108], buf[512], want[128];
+	int fd = syslog_sink(path, sizeof(path)), fd2, first;
+	ssize_t n;
+
+	cr_assert_eq(nsess_log_syslog_open(&log, &st, path, "nsession-engine", LOG_AUTHPRIV, 0), 0);
+	first = st.fd;
+	nsess_log(&log, LOG_NOTICE, "before");
+	cr_assert_gt(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0, "the first line did not arrive");
+
+	/* the daemon goes away; while it is away a line is lost, nothing else */
+	syslog_sink_remove(fd, path);
+	nsess_log(&log, LOG_NOTICE, "while away");
+	/* it comes back: a new socket at the same path */
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	fd2 = syslog_bind(path);
+	nsess_log(&log, LOG_NOTICE, "after the restart");
+	snprintf(want, sizeof(want), "<85>nsession-engine[%d]: after the restart", (int)getpid());
+	n = recv(fd2, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	cr_assert_gt(n, 0, "nothing reached the restarted daemon");
+	buf[n] = '\0';
+	cr_expect_str_eq(buf, want);
+	cr_expect_eq(st.fd, first, "a new socket was made (the engine's seccomp forbids that)");
+	nsess_log_syslog_close(&st);
+	syslog_sink_remove(fd2, path);
 }
 
 Test(util, log_syslog_without_a_socket_fails_and_leaves_the_sink_alone)
