@@ -12,9 +12,12 @@
 #ifndef NSESS_CSUM_H
 #define NSESS_CSUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "wire.h"
 
 /* Add @len bytes at @p to the running sum @acc (start with 0). */
 static inline uint64_t nsess_csum_add(uint64_t acc, const uint8_t *p, size_t len)
@@ -68,6 +71,28 @@ static inline uint16_t nsess_csum_fold(uint64_t acc)
 	acc = (acc & 0xffffu) + (acc >> 16);
 	acc = (acc & 0xffffu) + (acc >> 16);
 	return (uint16_t)acc;
+}
+
+/*
+ * The TCP/UDP pseudo-header sum for the IPv4 (@v6 false) or IPv6 header at
+ * @ip, whose addresses are already in place, and @l4len bytes of protocol
+ * @proto after it. Every piece has an even length, so the pieces add up to
+ * the sum of the pseudo header laid out in one piece.
+ */
+static inline uint64_t nsess_csum_pseudo(const uint8_t *ip, bool v6, uint8_t proto, size_t l4len)
+{
+	uint8_t tail[8] = { 0 };
+
+	if (v6) {
+		/* both addresses, the length in 32 bits, 3 zero bytes, the protocol */
+		wire_wr32(tail, (uint32_t)l4len);
+		tail[7] = proto;
+		return nsess_csum_add(nsess_csum_add(0, ip + 8, 32), tail, 8);
+	}
+	/* both addresses, a zero byte, the protocol, the length in 16 bits */
+	tail[1] = proto;
+	wire_wr16(tail + 2, (uint16_t)l4len);
+	return nsess_csum_add(nsess_csum_add(0, ip + 12, 8), tail, 4);
 }
 
 /* Store the checksum of the sum @acc at @at (two bytes, any alignment). */

@@ -278,7 +278,6 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 {
 	uint8_t *ip = f + TF_ETH, *th = f + fl->hdr - TF_TCP;
 	size_t tcplen = TF_TCP + optlen + paylen;
-	uint8_t pseudo[12];
 	uint64_t acc;
 
 	memcpy(f, fl->smac, 6);
@@ -292,10 +291,7 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 		ip[7] = 64;
 		memcpy(ip + 8, fl->daddr, 16);
 		memcpy(ip + 24, fl->saddr, 16);
-		/* pseudo header: both addresses, the length in 32 bits, 3 zero bytes, TCP */
-		wire_wr32(pseudo, (uint32_t)tcplen);
-		wire_wr32(pseudo + 4, IPPROTO_TCP);
-		acc = nsess_csum_add(nsess_csum_add(0, ip + 8, 32), pseudo, 8);
+		acc = nsess_csum_pseudo(ip, true, IPPROTO_TCP, tcplen);
 		goto tcp;
 	}
 	f[12] = 0x08;
@@ -312,11 +308,7 @@ static size_t tf_build(struct nsess_tcpfast *tf, const struct tf_flow *fl, uint8
 	memcpy(ip + 12, fl->daddr, 4);
 	memcpy(ip + 16, fl->saddr, 4);
 	nsess_csum_store(ip + 10, nsess_csum_add(0, ip, TF_IP));
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = IPPROTO_TCP;
-	wire_wr16(pseudo + 10, (uint16_t)tcplen);
-	acc = nsess_csum_add(0, pseudo, sizeof(pseudo));
+	acc = nsess_csum_pseudo(ip, false, IPPROTO_TCP, tcplen);
 tcp:
 
 	memcpy(th, &fl->dport, 2);

@@ -144,9 +144,8 @@ int nsess_vnet_segment(const uint8_t *hdr, const uint8_t *frame, size_t len, uin
 	do {
 		size_t seg = g.payload - off < g.mss ? g.payload - off : g.mss;
 		bool first = off == 0, last = off + seg == g.payload;
-		uint8_t *ip = buf + 14, *th = ip + g.l3, pseudo[40];
+		uint8_t *ip = buf + 14, *th = ip + g.l3;
 		size_t tcplen = g.hlen - 14 - g.l3 + seg;
-		uint64_t acc;
 
 		memcpy(buf, frame, g.hlen);
 		memcpy(buf + g.hlen, frame + g.hlen + off, seg);
@@ -158,22 +157,14 @@ int nsess_vnet_segment(const uint8_t *hdr, const uint8_t *frame, size_t len, uin
 		th[16] = th[17] = 0;
 		if (g.v6) {
 			wire_wr16(ip + 4, (uint16_t)tcplen);
-			memcpy(pseudo, ip + 8, 32);
-			wire_wr32(pseudo + 32, (uint32_t)tcplen);
-			wire_wr32(pseudo + 36, 6);
-			acc = nsess_csum_add(0, pseudo, 40);
 		} else {
 			wire_wr16(ip + 2, (uint16_t)(g.l3 + tcplen));
 			wire_wr16(ip + 4, (uint16_t)(id + n));
 			ip[10] = ip[11] = 0;
 			nsess_csum_store(ip + 10, nsess_csum_add(0, ip, g.l3));
-			memcpy(pseudo, ip + 12, 8);
-			pseudo[8] = 0;
-			pseudo[9] = 6;
-			wire_wr16(pseudo + 10, (uint16_t)tcplen);
-			acc = nsess_csum_add(0, pseudo, 12);
 		}
-		nsess_csum_store(th + 16, nsess_csum_add(acc, th, tcplen));
+		nsess_csum_store(th + 16, nsess_csum_add(nsess_csum_pseudo(ip, g.v6, 6, tcplen), th,
+							 tcplen));
 		fn(buf, g.hlen + seg, opaque);
 		n++;
 		off += seg;
