@@ -416,31 +416,14 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	struct nsess_map_report *rep = NULL;
 	struct nsess_bpf *bpf = NULL;
 	struct nsess_error e = { 0 };
-	struct nsess_user u;
+	struct nsess_user u = { .name = "" };
 	struct nsess_map_request mreq;
 	sigset_t oldmask;
 	char prog[PATH_MAX];
+	bool explain = false;
 	pid_t parent;
 	int sv[2] = { -1, -1 }, sigfd = -1, tap = -1, userns = -1, r;
 
-	r = nsess_user_lookup(NULL, getuid(), &u, &e);
-	if (r < 0)
-		goto fail;
-	/*
-	 * The engine is looked for before anything is made: the command starts
-	 * as soon as its namespaces are ready, and one whose engine turned out
-	 * to be missing later would have run (and left its own children) in a
-	 * session that fails.
-	 */
-	if (o->net.mode == NSESS_NET_SLIRP) {
-		r = nsess_engine_program_path(prog, sizeof(prog));
-		if (r < 0) {
-			nsess_error_set(&e, -r, "%s: nsession-engine is not installed (%s); "
-					"reinstall nsession, or run with --net=none",
-					nsess_stage_name(NSESS_STAGE_ENGINE), NSESS_ENGINE_PROGRAM);
-			goto fail;
-		}
-	}
 	r = nsess_sync_pair(sv);
 	if (r < 0) {
 		nsess_error_set(&e, -r, "socketpair: %s", strerror(-r));
@@ -485,6 +468,31 @@ static int session_run_rootless(const struct nsess_run_opts *o, const struct nse
 	close(sv[1]);
 	sv[1] = -1;
 
+	/*
+	 * Looked up while the child forks and unshares (a fork, its first
+	 * page faults and a new user namespace take about a millisecond and
+	 * a half here, the lookups half of one): the child waits for MAPS_DONE
+	 * before it runs anything, so a failure here still ends the session
+	 * before the command starts.
+	 *
+	 * The engine is looked for before the command can start: one whose
+	 * engine turned out to be missing later would have run (and left its
+	 * own children) in a session that fails.
+	 */
+	r = nsess_user_lookup(NULL, getuid(), &u, &e);
+	if (r < 0)
+		goto fail_child;
+	if (o->net.mode == NSESS_NET_SLIRP) {
+		r = nsess_engine_program_path(prog, sizeof(prog));
+		if (r < 0) {
+			nsess_error_set(&e, -r, "%s: nsession-engine is not installed (%s); "
+					"reinstall nsession, or run with --net=none",
+					nsess_stage_name(NSESS_STAGE_ENGINE), NSESS_ENGINE_PROGRAM);
+			goto fail_child;
+		}
+	}
+	/* from here a failure is the machine's: doctor's summary goes with it */
+	explain = true;
 	rep = calloc(1, sizeof(*rep));
 	if (!rep) {
 		r = nsess_error_set(&e, ENOMEM, "out of memory");
@@ -590,7 +598,8 @@ fail_child:
 		close(userns);
 	nsess_proc_close(&child);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-	session_explain(&e, o->root, u.name, false);
+	if (explain)
+		session_explain(&e, o->root, u.name, false);
 fail:
 	nsess_log(log, LOG_ERR, "%s", e.msg);
 	if (sv[0] >= 0)
