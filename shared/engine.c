@@ -888,6 +888,19 @@ void nsess_engine_free(struct nsess_engine *eng)
 		nsess_log(eng->log, LOG_NOTICE,
 			  "engine: %" PRIu64 " frames from the session dropped: their virtio-net "
 			  "header did not fit the frame", eng->stats.frames_malformed);
+	if (eng->tcp) {
+		struct nsess_tcpfast_stats t;
+
+		nsess_tcpfast_get_stats(eng->tcp, &t);
+		/* connections to peers that do not read: the session resent, nothing was lost */
+		if (t.stash_refused)
+			nsess_log(eng->log, LOG_NOTICE,
+				  "engine: %" PRIu64 " TCP segments from the session taken only in "
+				  "part: the engine keeps unsent data (1 MiB each) for %" PRIu64
+				  " connections at once, and their peers read slowly; the session "
+				  "sent the rest again",
+				  t.stash_refused, t.stash_peak);
+	}
 	nsess_tcpfast_free(eng->tcp);
 	if (eng->slirp)
 		slirp_cleanup(eng->slirp);
@@ -918,6 +931,8 @@ void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_
 	out->tcp_flows = t.flows;
 	out->tcp_retransmits = t.retransmits;
 	out->tcp_gso_frames = t.gso_frames;
+	out->tcp_stash_peak = t.stash_peak;
+	out->tcp_stash_refused = t.stash_refused;
 }
 
 const char *nsess_engine_version(void)

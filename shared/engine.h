@@ -96,6 +96,8 @@ struct nsess_engine_stats {
 	uint64_t tcp_flows;	/* TCP connections on the engine's own path (tcpfast.h) */
 	uint64_t tcp_retransmits; /* ... and its rewinds after a loss */
 	uint64_t tcp_gso_frames; /* ... and its frames that carried several segments (vnet.h) */
+	uint64_t tcp_stash_peak; /* ... the most flows holding unsent session data at once */
+	uint64_t tcp_stash_refused; /* ... segments cut short because all such stashes were held */
 };
 void nsess_engine_get_stats(const struct nsess_engine *eng, struct nsess_engine_stats *out);
 

@@ -56,6 +56,7 @@
 #define TF_PUSH_ROUNDS 4	/* peeks per flow per call, so one flow cannot starve others */
 #define TF_WS 7			/* our window scale */
 #define TF_RCV_WND (1u << 20)	/* session -> host window, and the most one flow buffers */
+#define TF_STASH_FLOWS 64	/* flows holding a stash at once: at most 64 MiB per engine */
 #define TF_RTO_MIN_MS 200
 #define TF_RTO_MAX_MS 10000
 #define TF_RETRIES 12
@@ -133,6 +134,7 @@ struct nsess_tcpfast {
 	struct tf_flow *flows;
 	struct tf_flow *hash[TF_HASH];
 	size_t n_flows;
+	size_t n_stash, stash_max;	/* flows holding an rbuf; the most that may */
 
 	uint8_t *frames;		/* TF_BATCH data frames, allocated with the first flow */
 	size_t frame_size;
@@ -197,6 +199,8 @@ static void tf_forget(struct nsess_tcpfast *tf, struct tf_flow *fl)
 	if (fl->fd >= 0)
 		close(fl->fd);
 	tf->n_flows--;
+	if (fl->rbuf)
+		tf->n_stash--;
 	free(fl->rbuf);
 	free(fl);
 }
@@ -759,6 +763,15 @@ static bool tf_drain(struct nsess_tcpfast *tf, struct tf_flow *fl)
 		fl->want_ack = true;	/* the window opened */
 	}
 	fl->rstart = 0;
+	/*
+	 * Drained. With half the stashes in use, give this one back: a flow
+	 * waiting for one gets it when the session sends its data again.
+	 */
+	if (fl->rbuf && tf->n_stash * 2 >= tf->stash_max) {
+		free(fl->rbuf);
+		fl->rbuf = NULL;
+		tf->n_stash--;
+	}
 	if (fl->shut_pending) {
 		fl->shut_pending = false;
 		shutdown(fl->fd, SHUT_WR);
@@ -766,13 +779,27 @@ static bool tf_drain(struct nsess_tcpfast *tf, struct tf_flow *fl)
 	return true;
 }
 
-/* Keep @len bytes the host socket refused; they fit (the window says so). */
-static bool tf_stash(struct tf_flow *fl, const uint8_t *p, size_t len)
+/*
+ * Keep @len bytes the host socket refused; they fit (the window says so).
+ * Return false, keeping nothing, when the flow has no stash and may not have
+ * one (all tf->stash_max are held) or memory ran out: the caller then
+ * acknowledges only what the host socket took, and the session sends the
+ * rest again. This bounds what a session's connections to slow or silent
+ * peers can make the engine hold: stash_max MiB, however many flows.
+ */
+static bool tf_stash(struct nsess_tcpfast *tf, struct tf_flow *fl, const uint8_t *p, size_t len)
 {
 	if (!fl->rbuf) {
+		if (tf->n_stash >= tf->stash_max) {
+			tf->stats.stash_refused++;
+			return false;
+		}
 		fl->rbuf = malloc(TF_RCV_WND);
 		if (!fl->rbuf)
 			return false;
+		tf->n_stash++;
+		if (tf->n_stash > tf->stats.stash_peak)
+			tf->stats.stash_peak = tf->n_stash;
 	}
 	if (fl->rstart + fl->rlen + len > TF_RCV_WND) {
 		memmove(fl->rbuf, fl->rbuf + fl->rstart, fl->rlen);
@@ -820,8 +847,10 @@ static void tf_on_data(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t se
 		}
 		n = r < 0 ? 0 : (size_t)r;
 	}
-	if (n < plen && !tf_stash(fl, pay + n, plen - n))
-		plen = n;	/* out of memory: the session sends it again */
+	if (n < plen && !tf_stash(tf, fl, pay + n, plen - n)) {
+		plen = n;	/* no room: the session sends the rest, and its FIN, again */
+		fin = false;
+	}
 	fl->rcv_nxt += (uint32_t)plen;
 	if (fin) {
 		fl->rcv_nxt++;
@@ -1116,6 +1145,7 @@ struct nsess_tcpfast *nsess_tcpfast_new(const struct nsess_netplan *plan, int ta
 	tf->allow_host_loopback = plan->allow_host_loopback;
 	tf->mtu = plan->mtu;
 	tf->frame_size = TF_ETH + plan->mtu;
+	tf->stash_max = TF_STASH_FLOWS;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	tf->isn_state = (uint64_t)ts.tv_nsec << 20 ^ (uint64_t)ts.tv_sec ^ (uintptr_t)tf;
 	return tf;
@@ -1133,8 +1163,15 @@ void nsess_tcpfast_free(struct nsess_tcpfast *tf)
 
 void nsess_tcpfast_get_stats(const struct nsess_tcpfast *tf, struct nsess_tcpfast_stats *out)
 {
-	if (tf)
+	if (tf) {
 		*out = tf->stats;
-	else
+		out->stashes = tf->n_stash;
+	} else {
 		memset(out, 0, sizeof(*out));
+	}
+}
+
+void nsess_tcpfast_set_stash_max(struct nsess_tcpfast *tf, size_t flows)
+{
+	tf->stash_max = flows;
 }

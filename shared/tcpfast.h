@@ -43,6 +43,13 @@ struct nsess_tcpfast_stats {
 	uint64_t frames_dropped;	/* writes the TAP refused */
 	uint64_t retransmits;	/* rewinds after a timeout or three duplicate ACKs */
 	uint64_t gso_frames;	/* frames that carried more than one of the session's segments */
+	/*
+	 * Stashes: session data a flow acknowledged but its host socket did
+	 * not take yet, up to the flow's window (1 MiB) each.
+	 */
+	uint64_t stashes;	/* flows holding one now */
+	uint64_t stash_peak;	/* the most at once */
+	uint64_t stash_refused;	/* segments cut short: every stash was taken */
 };
 
 /**
@@ -89,5 +96,13 @@ int64_t nsess_tcpfast_timeout_ms(const struct nsess_tcpfast *tf);
 void nsess_tcpfast_timers(struct nsess_tcpfast *tf);
 
 void nsess_tcpfast_get_stats(const struct nsess_tcpfast *tf, struct nsess_tcpfast_stats *out);
+
+/**
+ * nsess_tcpfast_set_stash_max() - how many flows may hold a stash at once
+ * (64 unless set: 64 MiB). A flow that needs one when all are held
+ * acknowledges only what its host socket took; its session resends the
+ * rest. Drained stashes go back when half are in use.
+ */
+void nsess_tcpfast_set_stash_max(struct nsess_tcpfast *tf, size_t flows);
 
 #endif

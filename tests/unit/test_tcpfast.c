@@ -613,3 +613,219 @@ Test(tcpfast, a_download_behind_a_virtio_header_goes_in_frames_of_many_segments)
 	close(lfd);
 	fixture_free(&fx);
 }
+
+/* ---- what a session can make the engine hold ------------------------------ */
+
+/* a ::1 listener whose connections take little before their sender's buffer fills */
+static int listen_lo6_slow(uint16_t *port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 4096;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	NSESS_TEST_NEED(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "no ::1 here");
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
+	*port = ntohs(sa.sin6_port);
+	return fd;
+}
+
+struct stash_flow {
+	uint16_t sport, dport;	/* the session's port, the listener's */
+	uint32_t iss, isn;	/* the path's initial sequence number, the session's */
+	uint32_t sent, acked;	/* bytes past the SYN */
+	int c;			/* the accepted host socket */
+};
+
+/* byte @i of what flow @k sends: checked in order at the host */
+static uint8_t stash_byte(int k, uint32_t i)
+{
+	return (uint8_t)(i * 7 + i / 253 + (uint32_t)k * 101);
+}
+
+/* one segment of @fl from session-relative offset @off, with @flags (ACK, maybe FIN) */
+static void stash_send_flags(struct fixture *fx, struct stash_flow *fl, int k, uint32_t off,
+			     size_t len, uint8_t flags)
+{
+	static uint8_t f[14 + 40 + 20 + 1400], pay[1400];
+	size_t n;
+
+	cr_assert_leq(len, sizeof(pay));
+	for (size_t i = 0; i < len; i++)
+		pay[i] = stash_byte(k, off + (uint32_t)i);
+	n = tcp6_frame(f, "fd00::100", "fd00::2", fl->dport, flags, fl->isn + 1 + off, fl->iss + 1,
+		       pay, len);
+	put16(f + 54, fl->sport);
+	cr_assert(nsess_tcpfast_input(fx->tf, f, n));
+}
+
+static void stash_send(struct fixture *fx, struct stash_flow *fl, int k, uint32_t off, size_t len)
+{
+	stash_send_flags(fx, fl, k, off, len, 0x10);
+}
+
+/* read every frame the path wrote; note each flow's highest acknowledgement */
+static void stash_read_acks(struct fixture *fx, struct stash_flow *fl, size_t nfl)
+{
+	uint8_t f[2048];
+
+	nsess_tcpfast_flush(fx->tf);
+	while (read_frame(fx, f, sizeof(f), 0) > 0) {
+		uint16_t dport = (uint16_t)(f[54 + 2] << 8 | f[54 + 3]);
+
+		for (size_t i = 0; i < nfl; i++) {
+			uint32_t a = get32(f + 54 + 8) - fl[i].isn - 1;
+
+			if (dport == fl[i].sport && (f[54 + 13] & 0x10) && a > fl[i].acked &&
+			    a <= fl[i].sent)
+				fl[i].acked = a;
+		}
+	}
+}
+
+static void stash_open(struct fixture *fx, struct stash_flow *fl, uint16_t sport, int lfd,
+		       uint16_t dport)
+{
+	uint8_t f[160];
+	size_t n;
+
+	*fl = (struct stash_flow){ .sport = sport, .dport = dport, .isn = 5000u * sport };
+	n = tcp6_frame(f, "fd00::100", "fd00::2", dport, 0x02, fl->isn, 0, NULL, 0);
+	put16(f + 54, sport);
+	cr_assert(nsess_tcpfast_input(fx->tf, f, n));
+	n = next_frame(fx, f, sizeof(f));
+	cr_assert_eq(f[54 + 13], 0x12, "no SYN-ACK");
+	fl->iss = get32(f + 54 + 4);
+	n = tcp6_frame(f, "fd00::100", "fd00::2", dport, 0x10, fl->isn + 1, fl->iss + 1, NULL, 0);
+	put16(f + 54, sport);
+	cr_assert(nsess_tcpfast_input(fx->tf, f, n));
+	fl->c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(fl->c, 0);
+}
+
+/* send in order from what was acknowledged until @enough says stop (at most 32 MiB) */
+static void stash_push(struct fixture *fx, struct stash_flow *fls, size_t nfl, int k,
+		       bool (*enough)(struct fixture *, struct stash_flow *))
+{
+	struct stash_flow *fl = &fls[k];
+
+	fl->sent = fl->acked;
+	for (int i = 0; i < 24000 && !enough(fx, fl); i++) {
+		stash_send(fx, fl, k, fl->sent, 1400);
+		fl->sent += 1400;
+		stash_read_acks(fx, fls, nfl);
+	}
+	cr_assert(enough(fx, fl), "pushed 32 MiB without getting there");
+}
+
+static uint64_t stash_stat(struct fixture *fx, int which)
+{
+	struct nsess_tcpfast_stats st;
+
+	nsess_tcpfast_get_stats(fx->tf, &st);
+	return which == 0 ? st.stashes : which == 1 ? st.stash_refused : st.stash_peak;
+}
+
+/* the flow holds the stash: its host socket was full, yet all it sent is acknowledged */
+static bool stash_held(struct fixture *fx, struct stash_flow *fl)
+{
+	return stash_stat(fx, 0) == 1 && fl->sent > 0 && fl->acked == fl->sent;
+}
+
+/* the path stopped acknowledging what the flow sends */
+static bool stash_refusing(struct fixture *fx, struct stash_flow *fl)
+{
+	return stash_stat(fx, 1) > 0 && fl->sent - fl->acked >= 20 * 1400;
+}
+
+/* read what the host got on @fl and check it is the flow's bytes in order */
+static uint32_t stash_host_read(struct stash_flow *fl, int k, uint32_t have)
+{
+	uint8_t buf[65536];
+	ssize_t r;
+
+	while ((r = recv(fl->c, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			cr_assert_eq(buf[i], stash_byte(k, have + (uint32_t)i),
+				     "flow %d: byte %u differs", k, have + (uint32_t)i);
+		have += (uint32_t)r;
+	}
+	return have;
+}
+
+/* one round of the engine loop, waiting at most 10 ms */
+static void stash_pump(struct fixture *fx, struct stash_flow *fl, size_t nfl)
+{
+	struct pollfd p[8];
+	size_t n = nsess_tcpfast_count(fx->tf);
+
+	cr_assert_leq(n, 8);
+	nsess_tcpfast_fill(fx->tf, p, 0);
+	(void)poll(p, n, 10);
+	nsess_tcpfast_poll(fx->tf, p, n);
+	stash_read_acks(fx, fl, nfl);
+}
+
+/*
+ * Connections whose peers do not read cannot make the engine hold more
+ * than its stash limit: a flow that needs a stash when all are held gets
+ * only what its host socket takes acknowledged, and the session's data past
+ * that waits in the session. When a stash drains it goes back, and a flow
+ * that sends again gets it; nothing acknowledged is ever lost.
+ */
+Test(tcpfast, connections_to_silent_peers_hold_no_more_than_the_stash_limit)
+{
+	struct fixture fx;
+	struct stash_flow fl[2];
+	uint16_t pa, pb;
+	int la = listen_lo6_slow(&pa), lb = listen_lo6_slow(&pb);
+	uint32_t got_a = 0, got_b = 0, stuck;
+
+	fixture_new(&fx, true);
+	nsess_tcpfast_set_stash_max(fx.tf, 1);
+	stash_open(&fx, &fl[0], 40000, la, pa);
+	stash_open(&fx, &fl[1], 40001, lb, pb);
+
+	/* A's peer reads nothing: A fills its host socket, then takes the one stash */
+	stash_push(&fx, fl, 2, 0, stash_held);
+	cr_expect_eq(stash_stat(&fx, 1), 0, "a stash was refused with one free");
+
+	/* B's peer reads nothing either: with no stash left, B's data past its socket is not acknowledged */
+	stash_push(&fx, fl, 2, 1, stash_refusing);
+	cr_expect_eq(stash_stat(&fx, 0), 1, "a second flow got a stash past the limit");
+	cr_expect_eq(stash_stat(&fx, 2), 1, "two stashes were held at once");
+	stuck = fl[1].acked;
+	/* a FIN behind data that finds no room is not taken either: it comes again */
+	stash_send_flags(&fx, &fl[1], 1, stuck, 1400, 0x11);
+	stash_read_acks(&fx, fl, 2);
+	cr_expect_eq(fl[1].acked, stuck, "a FIN was taken behind data that was not");
+
+	/* A's peer reads everything: A's stash drains and goes back */
+	for (int i = 0; i < 3000 && (got_a < fl[0].acked || stash_stat(&fx, 0) != 0); i++) {
+		got_a = stash_host_read(&fl[0], 0, got_a);
+		stash_pump(&fx, fl, 2);
+	}
+	cr_assert_eq(got_a, fl[0].acked, "A's peer got %u of the %u bytes acknowledged", got_a,
+		     fl[0].acked);
+	cr_assert_eq(stash_stat(&fx, 0), 0, "A's drained stash was not given back");
+
+	/* B sends again from what was acknowledged: now it gets the stash */
+	stash_push(&fx, fl, 2, 1, stash_held);
+	cr_expect_gt(fl[1].acked, stuck, "B's resent data was not taken");
+
+	/* B's peer reads: every byte acknowledged arrives, in order */
+	for (int i = 0; i < 3000 && got_b < fl[1].acked; i++) {
+		got_b = stash_host_read(&fl[1], 1, got_b);
+		stash_pump(&fx, fl, 2);
+	}
+	cr_assert_eq(got_b, fl[1].acked, "B's peer got %u of the %u bytes acknowledged", got_b,
+		     fl[1].acked);
+
+	close(fl[0].c);
+	close(fl[1].c);
+	close(la);
+	close(lb);
+	fixture_free(&fx);
+}
