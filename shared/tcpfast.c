@@ -110,6 +110,7 @@ struct tf_flow {
 	bool peek_dry;			/* the last peek read all the socket had */
 	bool want_ack;
 	bool recovering;		/* rewound: duplicate ACKs of the old burst do not count */
+	bool starved;			/* refused a stash: window 0 until its socket has room */
 	bool dead;			/* freed at the end of the current pass */
 
 	/*
@@ -220,6 +221,17 @@ static void tf_kill(struct tf_flow *fl, bool rst)
 	fl->dead = true;
 }
 
+/*
+ * Both FINs are through: the flow is done once the session's data and FIN
+ * that wait in its stash reached the host socket (shutdown() in tf_drain),
+ * never before, or closing would throw away what was acknowledged.
+ */
+static void tf_maybe_done(struct tf_flow *fl)
+{
+	if (fl->sess_fin && fl->fin_acked && !fl->rlen && !fl->shut_pending)
+		tf_kill(fl, false);
+}
+
 static void tf_reap(struct nsess_tcpfast *tf)
 {
 	struct tf_flow *fl = tf->flows, *next;
@@ -266,7 +278,12 @@ static void tf_write(struct nsess_tcpfast *tf, const struct tf_flow *fl, const u
 
 static uint16_t tf_wnd_field(const struct tf_flow *fl, bool syn)
 {
-	uint32_t w = fl->sess_fin ? 0 : TF_RCV_WND - (uint32_t)fl->rlen;
+	/*
+	 * A starved flow closes its window (the one place its right edge moves
+	 * back): the session then probes instead of resending into a drop, and
+	 * the update when the host socket has room brings it back at once.
+	 */
+	uint32_t w = fl->sess_fin || fl->starved ? 0 : TF_RCV_WND - (uint32_t)fl->rlen;
 
 	if (!syn)
 		w >>= fl->rcv_ws;
@@ -763,15 +780,6 @@ static bool tf_drain(struct nsess_tcpfast *tf, struct tf_flow *fl)
 		fl->want_ack = true;	/* the window opened */
 	}
 	fl->rstart = 0;
-	/*
-	 * Drained. With half the stashes in use, give this one back: a flow
-	 * waiting for one gets it when the session sends its data again.
-	 */
-	if (fl->rbuf && tf->n_stash * 2 >= tf->stash_max) {
-		free(fl->rbuf);
-		fl->rbuf = NULL;
-		tf->n_stash--;
-	}
 	if (fl->shut_pending) {
 		fl->shut_pending = false;
 		shutdown(fl->fd, SHUT_WR);
@@ -779,18 +787,35 @@ static bool tf_drain(struct nsess_tcpfast *tf, struct tf_flow *fl)
 	return true;
 }
 
+/* Take the stash of a flow that holds an empty one; Return: whether one was freed. */
+static bool tf_stash_reclaim(struct nsess_tcpfast *tf)
+{
+	for (struct tf_flow *o = tf->flows; o; o = o->next) {
+		if (o->rbuf && !o->rlen) {
+			free(o->rbuf);
+			o->rbuf = NULL;
+			tf->n_stash--;
+			tf->stats.stash_reclaimed++;
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Keep @len bytes the host socket refused; they fit (the window says so).
- * Return false, keeping nothing, when the flow has no stash and may not have
- * one (all tf->stash_max are held) or memory ran out: the caller then
- * acknowledges only what the host socket took, and the session sends the
- * rest again. This bounds what a session's connections to slow or silent
- * peers can make the engine hold: stash_max MiB, however many flows.
+ * A flow keeps its stash while it lives, drained or not (a bulk upload
+ * fills and drains it over and over); when all tf->stash_max are held, a
+ * drained one is taken back for the flow that needs it. Return false,
+ * keeping nothing, when none is drained or memory ran out: the caller then
+ * acknowledges only what the host socket took, and the flow starves. This
+ * bounds what a session's connections to slow or silent peers can make
+ * the engine hold: stash_max MiB, however many flows.
  */
 static bool tf_stash(struct nsess_tcpfast *tf, struct tf_flow *fl, const uint8_t *p, size_t len)
 {
 	if (!fl->rbuf) {
-		if (tf->n_stash >= tf->stash_max) {
+		if (tf->n_stash >= tf->stash_max && !tf_stash_reclaim(tf)) {
 			tf->stats.stash_refused++;
 			return false;
 		}
@@ -848,8 +873,16 @@ static void tf_on_data(struct nsess_tcpfast *tf, struct tf_flow *fl, uint32_t se
 		n = r < 0 ? 0 : (size_t)r;
 	}
 	if (n < plen && !tf_stash(tf, fl, pay + n, plen - n)) {
-		plen = n;	/* no room: the session sends the rest, and its FIN, again */
+		/*
+		 * No room: the rest, and its FIN, are not taken. The window
+		 * closes until the host socket has room (POLLOUT), so the
+		 * session waits and probes rather than resending into a drop.
+		 */
+		plen = n;
 		fin = false;
+		fl->starved = true;
+	} else if (plen) {
+		fl->starved = false;
 	}
 	fl->rcv_nxt += (uint32_t)plen;
 	if (fin) {
@@ -993,8 +1026,7 @@ void nsess_tcpfast_flush(struct nsess_tcpfast *tf)
 			continue;
 		if (fl->want_ack)
 			tf_send_ctl(tf, fl, TH_ACK, fl->snd_nxt);
-		if (fl->sess_fin && fl->fin_acked)
-			tf_kill(fl, false);
+		tf_maybe_done(fl);
 	}
 	tf_reap(tf);
 }
@@ -1015,7 +1047,7 @@ void nsess_tcpfast_fill(struct nsess_tcpfast *tf, struct pollfd *p, size_t base)
 		short ev = 0;
 
 		fl->pfd = (int)(base + i);
-		if (fl->state == TF_CONNECTING || fl->rlen)
+		if (fl->state == TF_CONNECTING || fl->rlen || fl->starved)
 			ev |= POLLOUT;
 		if (fl->state == TF_ESTAB && !fl->fin_sent && !fl->host_eof &&
 		    fl->snd_wnd > fl->snd_nxt - fl->snd_una &&
@@ -1058,10 +1090,16 @@ void nsess_tcpfast_poll(struct nsess_tcpfast *tf, const struct pollfd *pfds, siz
 		}
 		if ((rev & POLLOUT) && fl->rlen && !tf_drain(tf, fl))
 			continue;
+		if ((rev & POLLOUT) && fl->starved) {
+			fl->starved = false;	/* room again: the window update asks for more */
+			fl->want_ack = true;
+		}
 		if (rev & (POLLIN | POLLHUP))
 			tf_push(tf, fl);
 		if (!fl->dead && fl->want_ack)
 			tf_send_ctl(tf, fl, TH_ACK, fl->snd_nxt);
+		if (!fl->dead)
+			tf_maybe_done(fl);
 	}
 	tf_reap(tf);
 }

@@ -49,7 +49,8 @@ struct nsess_tcpfast_stats {
 	 */
 	uint64_t stashes;	/* flows holding one now */
 	uint64_t stash_peak;	/* the most at once */
-	uint64_t stash_refused;	/* segments cut short: every stash was taken */
+	uint64_t stash_reclaimed;	/* drained stashes taken back for another flow */
+	uint64_t stash_refused;	/* segments cut short: every stash held data */
 };
 
 /**
@@ -99,9 +100,10 @@ void nsess_tcpfast_get_stats(const struct nsess_tcpfast *tf, struct nsess_tcpfas
 
 /**
  * nsess_tcpfast_set_stash_max() - how many flows may hold a stash at once
- * (64 unless set: 64 MiB). A flow that needs one when all are held
+ * (64 unless set: 64 MiB). A flow that needs one when all hold data
  * acknowledges only what its host socket took; its session resends the
- * rest. Drained stashes go back when half are in use.
+ * rest, while the flow's window stays closed until its host socket has room.
+ * A flow keeps a drained stash until another flow needs it.
  */
 void nsess_tcpfast_set_stash_max(struct nsess_tcpfast *tf, size_t flows);
 

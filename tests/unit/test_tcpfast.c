@@ -635,8 +635,12 @@ static int listen_lo6_slow(uint16_t *port)
 struct stash_flow {
 	uint16_t sport, dport;	/* the session's port, the listener's */
 	uint32_t iss, isn;	/* the path's initial sequence number, the session's */
+	uint32_t rcvd;		/* what the session acknowledges past the SYN-ACK (a FIN: 1) */
+	bool fin_seen;		/* the path sent the host's FIN */
 	uint32_t sent, acked;	/* bytes past the SYN */
+	uint16_t wnd;		/* the window field of the path's last ACK */
 	int c;			/* the accepted host socket */
+	uint32_t got;		/* bytes its host socket read, checked in order */
 };
 
 /* byte @i of what flow @k sends: checked in order at the host */
@@ -646,27 +650,21 @@ static uint8_t stash_byte(int k, uint32_t i)
 }
 
 /* one segment of @fl from session-relative offset @off, with @flags (ACK, maybe FIN) */
-static void stash_send_flags(struct fixture *fx, struct stash_flow *fl, int k, uint32_t off,
-			     size_t len, uint8_t flags)
+static void stash_send(struct fixture *fx, struct stash_flow *fl, int k, uint32_t off,
+		       uint8_t flags)
 {
 	static uint8_t f[14 + 40 + 20 + 1400], pay[1400];
 	size_t n;
 
-	cr_assert_leq(len, sizeof(pay));
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < sizeof(pay); i++)
 		pay[i] = stash_byte(k, off + (uint32_t)i);
-	n = tcp6_frame(f, "fd00::100", "fd00::2", fl->dport, flags, fl->isn + 1 + off, fl->iss + 1,
-		       pay, len);
+	n = tcp6_frame(f, "fd00::100", "fd00::2", fl->dport, flags, fl->isn + 1 + off,
+		       fl->iss + 1 + fl->rcvd, pay, sizeof(pay));
 	put16(f + 54, fl->sport);
 	cr_assert(nsess_tcpfast_input(fx->tf, f, n));
 }
 
-static void stash_send(struct fixture *fx, struct stash_flow *fl, int k, uint32_t off, size_t len)
-{
-	stash_send_flags(fx, fl, k, off, len, 0x10);
-}
-
-/* read every frame the path wrote; note each flow's highest acknowledgement */
+/* read every frame the path wrote; note each flow's highest acknowledgement and last window */
 static void stash_read_acks(struct fixture *fx, struct stash_flow *fl, size_t nfl)
 {
 	uint8_t f[2048];
@@ -678,9 +676,13 @@ static void stash_read_acks(struct fixture *fx, struct stash_flow *fl, size_t nf
 		for (size_t i = 0; i < nfl; i++) {
 			uint32_t a = get32(f + 54 + 8) - fl[i].isn - 1;
 
-			if (dport == fl[i].sport && (f[54 + 13] & 0x10) && a > fl[i].acked &&
-			    a <= fl[i].sent)
+			if (dport != fl[i].sport || !(f[54 + 13] & 0x10))
+				continue;
+			if (a > fl[i].acked && a <= fl[i].sent)
 				fl[i].acked = a;
+			if (f[54 + 13] & 0x01)
+				fl[i].fin_seen = true;
+			fl[i].wnd = (uint16_t)(f[54 + 14] << 8 | f[54 + 15]);
 		}
 	}
 }
@@ -705,6 +707,14 @@ static void stash_open(struct fixture *fx, struct stash_flow *fl, uint16_t sport
 	cr_assert_geq(fl->c, 0);
 }
 
+static struct nsess_tcpfast_stats stash_stats(struct fixture *fx)
+{
+	struct nsess_tcpfast_stats st;
+
+	nsess_tcpfast_get_stats(fx->tf, &st);
+	return st;
+}
+
 /* send in order from what was acknowledged until @enough says stop (at most 32 MiB) */
 static void stash_push(struct fixture *fx, struct stash_flow *fls, size_t nfl, int k,
 		       bool (*enough)(struct fixture *, struct stash_flow *))
@@ -713,46 +723,43 @@ static void stash_push(struct fixture *fx, struct stash_flow *fls, size_t nfl, i
 
 	fl->sent = fl->acked;
 	for (int i = 0; i < 24000 && !enough(fx, fl); i++) {
-		stash_send(fx, fl, k, fl->sent, 1400);
+		stash_send(fx, fl, k, fl->sent, 0x10);
 		fl->sent += 1400;
 		stash_read_acks(fx, fls, nfl);
 	}
 	cr_assert(enough(fx, fl), "pushed 32 MiB without getting there");
 }
 
-static uint64_t stash_stat(struct fixture *fx, int which)
-{
-	struct nsess_tcpfast_stats st;
-
-	nsess_tcpfast_get_stats(fx->tf, &st);
-	return which == 0 ? st.stashes : which == 1 ? st.stash_refused : st.stash_peak;
-}
-
-/* the flow holds the stash: its host socket was full, yet all it sent is acknowledged */
+/* the first stash is held: a socket was full, yet all the flow sent is acknowledged */
 static bool stash_held(struct fixture *fx, struct stash_flow *fl)
 {
-	return stash_stat(fx, 0) == 1 && fl->sent > 0 && fl->acked == fl->sent;
+	return stash_stats(fx).stashes == 1 && fl->sent > 0 && fl->acked == fl->sent;
 }
 
 /* the path stopped acknowledging what the flow sends */
 static bool stash_refusing(struct fixture *fx, struct stash_flow *fl)
 {
-	return stash_stat(fx, 1) > 0 && fl->sent - fl->acked >= 20 * 1400;
+	return stash_stats(fx).stash_refused > 0 && fl->sent - fl->acked >= 20 * 1400;
+}
+
+/* the flow took a drained stash back: its full socket no longer holds it up */
+static bool stash_taken_back(struct fixture *fx, struct stash_flow *fl)
+{
+	return stash_stats(fx).stash_reclaimed == 1 && fl->acked == fl->sent;
 }
 
 /* read what the host got on @fl and check it is the flow's bytes in order */
-static uint32_t stash_host_read(struct stash_flow *fl, int k, uint32_t have)
+static void stash_host_read(struct stash_flow *fl, int k)
 {
 	uint8_t buf[65536];
 	ssize_t r;
 
 	while ((r = recv(fl->c, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 		for (ssize_t i = 0; i < r; i++)
-			cr_assert_eq(buf[i], stash_byte(k, have + (uint32_t)i),
-				     "flow %d: byte %u differs", k, have + (uint32_t)i);
-		have += (uint32_t)r;
+			cr_assert_eq(buf[i], stash_byte(k, fl->got + (uint32_t)i),
+				     "flow %d: byte %u differs", k, fl->got + (uint32_t)i);
+		fl->got += (uint32_t)r;
 	}
-	return have;
 }
 
 /* one round of the engine loop, waiting at most 10 ms */
@@ -768,12 +775,23 @@ static void stash_pump(struct fixture *fx, struct stash_flow *fl, size_t nfl)
 	stash_read_acks(fx, fl, nfl);
 }
 
+/* the host reads all @k acknowledged; Return: whether it got there */
+static bool stash_host_read_all(struct fixture *fx, struct stash_flow *fl, size_t nfl, int k)
+{
+	for (int i = 0; i < 3000 && fl[k].got < fl[k].acked; i++) {
+		stash_host_read(&fl[k], k);
+		stash_pump(fx, fl, nfl);
+	}
+	return fl[k].got == fl[k].acked;
+}
+
 /*
  * Connections whose peers do not read cannot make the engine hold more
- * than its stash limit: a flow that needs a stash when all are held gets
- * only what its host socket takes acknowledged, and the session's data past
- * that waits in the session. When a stash drains it goes back, and a flow
- * that sends again gets it; nothing acknowledged is ever lost.
+ * than its stash limit. A flow that needs a stash when all hold data gets
+ * only what its host socket takes acknowledged, and its window closes (nor
+ * is a FIN behind the rest taken); when its socket has room again the
+ * window opens by itself. A drained stash is taken back for a flow that
+ * needs one, and nothing acknowledged is ever lost.
  */
 Test(tcpfast, connections_to_silent_peers_hold_no_more_than_the_stash_limit)
 {
@@ -781,7 +799,7 @@ Test(tcpfast, connections_to_silent_peers_hold_no_more_than_the_stash_limit)
 	struct stash_flow fl[2];
 	uint16_t pa, pb;
 	int la = listen_lo6_slow(&pa), lb = listen_lo6_slow(&pb);
-	uint32_t got_a = 0, got_b = 0, stuck;
+	uint32_t stuck;
 
 	fixture_new(&fx, true);
 	nsess_tcpfast_set_stash_max(fx.tf, 1);
@@ -790,42 +808,111 @@ Test(tcpfast, connections_to_silent_peers_hold_no_more_than_the_stash_limit)
 
 	/* A's peer reads nothing: A fills its host socket, then takes the one stash */
 	stash_push(&fx, fl, 2, 0, stash_held);
-	cr_expect_eq(stash_stat(&fx, 1), 0, "a stash was refused with one free");
+	cr_expect_eq(stash_stats(&fx).stash_refused, 0, "a stash was refused with one free");
+	cr_expect_gt(fl[0].wnd, 0, "the window of a flow with a stash closed");
 
-	/* B's peer reads nothing either: with no stash left, B's data past its socket is not acknowledged */
+	/* B's peer reads nothing either: no stash for B, so its data past its socket waits */
 	stash_push(&fx, fl, 2, 1, stash_refusing);
-	cr_expect_eq(stash_stat(&fx, 0), 1, "a second flow got a stash past the limit");
-	cr_expect_eq(stash_stat(&fx, 2), 1, "two stashes were held at once");
+	cr_expect_eq(stash_stats(&fx).stashes, 1, "a second flow got a stash past the limit");
+	cr_expect_eq(stash_stats(&fx).stash_peak, 1, "two stashes were held at once");
+	cr_expect_eq(fl[1].wnd, 0, "a starved flow's window stayed open (%u)", fl[1].wnd);
 	stuck = fl[1].acked;
-	/* a FIN behind data that finds no room is not taken either: it comes again */
-	stash_send_flags(&fx, &fl[1], 1, stuck, 1400, 0x11);
+	/*
+	 * A FIN behind data that finds no room is not taken either: it comes
+	 * again (B's peer must never see the end of the stream, checked last).
+	 */
+	stash_send(&fx, &fl[1], 1, stuck, 0x11);
 	stash_read_acks(&fx, fl, 2);
-	cr_expect_eq(fl[1].acked, stuck, "a FIN was taken behind data that was not");
+	cr_expect_leq(fl[1].acked - stuck, 1400, "a FIN was taken");
 
-	/* A's peer reads everything: A's stash drains and goes back */
-	for (int i = 0; i < 3000 && (got_a < fl[0].acked || stash_stat(&fx, 0) != 0); i++) {
-		got_a = stash_host_read(&fl[0], 0, got_a);
+	/* B's peer reads: B's window opens with no word from the session */
+	cr_assert(stash_host_read_all(&fx, fl, 2, 1), "B's peer got %u of the %u bytes acknowledged",
+		  fl[1].got, fl[1].acked);
+	for (int i = 0; i < 100 && fl[1].wnd == 0; i++)
 		stash_pump(&fx, fl, 2);
-	}
-	cr_assert_eq(got_a, fl[0].acked, "A's peer got %u of the %u bytes acknowledged", got_a,
-		     fl[0].acked);
-	cr_assert_eq(stash_stat(&fx, 0), 0, "A's drained stash was not given back");
+	cr_expect_gt(fl[1].wnd, 0, "B's window stayed closed after its socket had room");
 
-	/* B sends again from what was acknowledged: now it gets the stash */
-	stash_push(&fx, fl, 2, 1, stash_held);
-	cr_expect_gt(fl[1].acked, stuck, "B's resent data was not taken");
+	/* A's peer reads everything A's stash held: it drains, and A keeps it */
+	cr_assert(stash_host_read_all(&fx, fl, 2, 0), "A's peer got %u of the %u bytes acknowledged",
+		  fl[0].got, fl[0].acked);
+	cr_expect_eq(stash_stats(&fx).stashes, 1);
 
-	/* B's peer reads: every byte acknowledged arrives, in order */
-	for (int i = 0; i < 3000 && got_b < fl[1].acked; i++) {
-		got_b = stash_host_read(&fl[1], 1, got_b);
-		stash_pump(&fx, fl, 2);
+	/* B fills its socket again: now it takes A's drained stash back */
+	stash_push(&fx, fl, 2, 1, stash_taken_back);
+	cr_expect_gt(fl[1].acked, stuck, "B's data was not taken");
+	cr_expect_eq(stash_stats(&fx).stashes, 1);
+	cr_expect_eq(stash_stats(&fx).stash_peak, 1);
+
+	/* and every byte acknowledged reaches B's peer, in order */
+	cr_assert(stash_host_read_all(&fx, fl, 2, 1), "B's peer got %u of the %u bytes acknowledged",
+		  fl[1].got, fl[1].acked);
+	{
+		char b;
+		ssize_t r = recv(fl[1].c, &b, 1, MSG_DONTWAIT);
+
+		cr_expect(r < 0 && errno == EAGAIN, "B's peer saw the end of the stream (%zd): a FIN "
+			  "was taken behind data that was not", r);
 	}
-	cr_assert_eq(got_b, fl[1].acked, "B's peer got %u of the %u bytes acknowledged", got_b,
-		     fl[1].acked);
 
 	close(fl[0].c);
 	close(fl[1].c);
 	close(la);
 	close(lb);
+	fixture_free(&fx);
+}
+
+/*
+ * Both directions closed, the session's last data still in the stash: the
+ * flow lives until that data reached the host, then the host sees the
+ * session's end of the stream after every byte.
+ */
+Test(tcpfast, the_sessions_last_data_in_the_stash_outlives_both_fins)
+{
+	struct fixture fx;
+	struct stash_flow fl[1];
+	uint16_t port;
+	int lfd = listen_lo6_slow(&port);
+	uint8_t f[160], b;
+	size_t n;
+	ssize_t r;
+
+	fixture_new(&fx, true);
+	stash_open(&fx, &fl[0], 40000, lfd, port);
+	/* the host ends its side first; the session acknowledges that FIN */
+	cr_assert_eq(shutdown(fl[0].c, SHUT_WR), 0);
+	for (int i = 0; i < 100 && !fl[0].fin_seen; i++)
+		stash_pump(&fx, fl, 1);
+	cr_assert(fl[0].fin_seen, "the host's FIN did not reach the session");
+	fl[0].rcvd = 1;
+	n = tcp6_frame(f, "fd00::100", "fd00::2", port, 0x10, fl[0].isn + 1, fl[0].iss + 2, NULL, 0);
+	cr_assert(nsess_tcpfast_input(fx.tf, f, n));
+	nsess_tcpfast_flush(fx.tf);
+
+	/* the session fills the silent peer's socket and the stash holds some, then ends */
+	stash_push(&fx, fl, 1, 0, stash_held);
+	stash_send(&fx, &fl[0], 0, fl[0].sent, 0x11);
+	fl[0].sent += 1400 + 1;	/* the FIN counts */
+	stash_read_acks(&fx, fl, 1);
+	cr_assert_eq(fl[0].acked, fl[0].sent, "the last data and the FIN were not taken");
+	for (int i = 0; i < 20; i++)
+		stash_pump(&fx, fl, 1);
+	cr_expect_eq(nsess_tcpfast_count(fx.tf), 1, "the flow ended with data in its stash");
+
+	/* the peer reads: every byte (all but the FIN), then the end of the stream */
+	for (int i = 0; i < 3000 && fl[0].got + 1 < fl[0].sent; i++) {
+		stash_host_read(&fl[0], 0);
+		stash_pump(&fx, fl, 1);
+	}
+	cr_assert_eq(fl[0].got + 1, fl[0].sent, "the peer got %u of the %u bytes acknowledged",
+		     fl[0].got, fl[0].sent - 1);
+	for (int i = 0; i < 100 && (r = recv(fl[0].c, &b, 1, MSG_DONTWAIT)) < 0; i++)
+		stash_pump(&fx, fl, 1);
+	cr_expect_eq(r, 0, "no end of stream after the last byte");
+	for (int i = 0; i < 100 && nsess_tcpfast_count(fx.tf); i++)
+		stash_pump(&fx, fl, 1);
+	cr_expect_eq(nsess_tcpfast_count(fx.tf), 0, "the flow stayed after both ends closed");
+
+	close(fl[0].c);
+	close(lfd);
 	fixture_free(&fx);
 }
