@@ -184,16 +184,21 @@ static ssize_t read_frame(struct fixture *fx, uint8_t *buf, size_t len, int ms)
 	return (ssize_t)n;
 }
 
-/* one round of the engine loop for the path's sockets */
-static void pump(struct fixture *fx)
+/* one round of the engine loop for the path's sockets, waiting at most @ms */
+static void pump_ms(struct fixture *fx, int ms)
 {
 	struct pollfd p[8];
 	size_t n = nsess_tcpfast_count(fx->tf);
 
 	cr_assert_leq(n, 8);
 	nsess_tcpfast_fill(fx->tf, p, 0);
-	(void)poll(p, n, 1000);
+	(void)poll(p, n, ms);
 	nsess_tcpfast_poll(fx->tf, p, n);
+}
+
+static void pump(struct fixture *fx)
+{
+	pump_ms(fx, 1000);
 }
 
 static int listen_lo(uint16_t *port)
@@ -762,16 +767,10 @@ static void stash_host_read(struct stash_flow *fl, int k)
 	}
 }
 
-/* one round of the engine loop, waiting at most 10 ms */
+/* one round of the engine loop, waiting at most 10 ms, then the ACKs it wrote */
 static void stash_pump(struct fixture *fx, struct stash_flow *fl, size_t nfl)
 {
-	struct pollfd p[8];
-	size_t n = nsess_tcpfast_count(fx->tf);
-
-	cr_assert_leq(n, 8);
-	nsess_tcpfast_fill(fx->tf, p, 0);
-	(void)poll(p, n, 10);
-	nsess_tcpfast_poll(fx->tf, p, n);
+	pump_ms(fx, 10);
 	stash_read_acks(fx, fl, nfl);
 }
 
