@@ -768,18 +768,27 @@ static int exchange_client(int fd)
 	return memcmp(buf, "pong", 4) == 0 ? 0 : 32;
 }
 
-static int exchange_server(int lfd)
+/* one connection on @lfd within 5 s, its reads and writes bounded by @timeout_s; -1 if none */
+static int accept_one(int lfd, int timeout_s)
 {
 	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-	char buf[4];
 	int c;
 
 	if (poll(&pfd, 1, 5000) != 1)
-		return 40;
+		return -1;
 	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		set_timeouts(c, timeout_s);
+	return c;
+}
+
+static int exchange_server(int lfd)
+{
+	char buf[4];
+	int c = accept_one(lfd, 5);
+
 	if (c < 0)
-		return 41;
-	set_timeouts(c, 5);
+		return 40;
 	if (!read_all(c, buf, 4) || memcmp(buf, "ping", 4) != 0) {
 		close(c);
 		return 42;
@@ -1021,23 +1030,10 @@ static int guest_bulk(void *arg)
 	return r;
 }
 
-static int host_accept(int lfd)
-{
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-	int c;
-
-	if (poll(&pfd, 1, 5000) != 1)
-		return -1;
-	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (c >= 0)
-		set_timeouts(c, 10);
-	return c;
-}
-
 static void *host_bulk_thread(void *arg)
 {
 	struct host_side *hs = arg;
-	int c = host_accept(hs->lfd);
+	int c = accept_one(hs->lfd, 10);
 
 	if (c < 0)
 		hs->result = 60;
@@ -1111,7 +1107,7 @@ static void set_linger0(int fd)
 static void *host_reset_thread(void *arg)
 {
 	struct host_side *hs = arg;
-	int c = host_accept(hs->lfd);
+	int c = accept_one(hs->lfd, 10);
 	char b;
 
 	if (c < 0) {
@@ -1146,7 +1142,7 @@ static int guest_resets(void *arg)
 static void *host_reset_seen_thread(void *arg)
 {
 	struct host_side *hs = arg;
-	int c = host_accept(hs->lfd);
+	int c = accept_one(hs->lfd, 10);
 	char b;
 
 	if (c < 0) {
@@ -1368,16 +1364,11 @@ static int guest_serve(void *arg)
 /* guest: accept one connection, send PUBLISH_BULK_BYTES of pattern 3, close */
 static int guest_serve_bulk(void *arg)
 {
-	struct pollfd pfd = { .fd = guest_listener, .events = POLLIN };
-	int c, r;
+	int c = accept_one(guest_listener, 30), r;
 
 	(void)arg;
-	if (poll(&pfd, 1, 5000) != 1)
-		return 64;
-	c = accept4(guest_listener, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
-		return 65;
-	set_timeouts(c, 30);
+		return 64;
 	r = bulk_send_n(c, 3, PUBLISH_BULK_BYTES) ? 0 : 66;
 	close(c);
 	return r;
